@@ -20,3 +20,6 @@ pub struct Spike {
     /// Which neuron fired.
     pub neuron: NeuronId,
 }
+pub mod network;
+pub mod neuron;
+pub mod rng;

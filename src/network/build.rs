@@ -1,0 +1,502 @@
+//! Synapse generation and the frozen connectivity.
+
+use super::{ConnectRule, Dist, NetworkDef, NeuronKind, ProjectionDef};
+use crate::neuron::ParamError;
+use crate::rng::{StreamKind, stream};
+use crate::time::Tick;
+use rand::RngExt;
+use rand_distr::{Distribution, Geometric};
+
+/// Why a network description could not be built. Fatal: nothing was built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A projection or drive names a population index that does not exist.
+    #[error("projection {projection}: no population with index {population}")]
+    UnknownPopulation {
+        /// Projection index.
+        projection: usize,
+        /// The missing population index.
+        population: usize,
+    },
+    /// Neuron parameters are invalid.
+    #[error("population `{population}`: {source}")]
+    InvalidParameters {
+        /// Population name.
+        population: String,
+        /// What is wrong.
+        source: ParamError,
+    },
+    /// A distribution has non-finite or misordered parameters.
+    #[error("{what}: distribution {dist:?} is malformed (non-finite value or low > high)")]
+    MalformedDistribution {
+        /// Which value.
+        what: String,
+        /// The distribution.
+        dist: Dist,
+    },
+    /// A delay below one tick (1 ns), including zero and negative delays.
+    #[error("projection {projection}: delay {delay_ms} ms is below the minimum of one tick (1e-6 ms)")]
+    DelayTooShort {
+        /// Projection index.
+        projection: usize,
+        /// The offending delay [ms].
+        delay_ms: f64,
+    },
+    /// A connection probability outside `[0, 1]`.
+    #[error("projection {projection}: probability {p} is outside [0, 1]")]
+    ProbabilityOutOfRange {
+        /// Projection index.
+        projection: usize,
+        /// The value given.
+        p: f64,
+    },
+    /// More synapses per neuron are asked for than distinct partners exist.
+    #[error("projection {projection}: degree {k} exceeds the {available} distinct partners available without multapses")]
+    DegreeTooLarge {
+        /// Projection index.
+        projection: usize,
+        /// Requested degree.
+        k: u32,
+        /// Partners available.
+        available: u32,
+    },
+    /// `one_to_one` between populations of different sizes.
+    #[error("projection {projection}: one_to_one needs equal sizes, got {from} and {to}")]
+    SizeMismatch {
+        /// Projection index.
+        projection: usize,
+        /// Source size.
+        from: u32,
+        /// Target size.
+        to: u32,
+    },
+    /// An explicit pair names a neuron outside its population.
+    #[error("projection {projection}: pair {index} ({source_index}, {target_index}) is out of range for sizes {from} and {to}")]
+    PairOutOfRange {
+        /// Projection index.
+        projection: usize,
+        /// Position in the list.
+        index: usize,
+        /// Source index in the pair.
+        source_index: u32,
+        /// Target index in the pair.
+        target_index: u32,
+        /// Source population size.
+        from: u32,
+        /// Target population size.
+        to: u32,
+    },
+    /// A projection or drive into a generator population.
+    #[error("population `{population}` is a generator ({model}) and accepts no input")]
+    InputToGenerator {
+        /// Population name.
+        population: String,
+        /// Its model.
+        model: &'static str,
+    },
+    /// Drive parameters are invalid.
+    #[error("drive {drive}: {what}")]
+    InvalidDrive {
+        /// Drive index.
+        drive: usize,
+        /// What is wrong.
+        what: String,
+    },
+    /// The network has more neurons or synapses than the engine's indices can address.
+    #[error("network too large: {what}")]
+    TooLarge {
+        /// What overflowed.
+        what: String,
+    },
+    /// Two populations share a name.
+    #[error("two populations are named `{0}`")]
+    DuplicateName(String),
+}
+
+/// Where a population's neurons sit in the global id space.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PopulationInfo {
+    /// Population name.
+    pub name: String,
+    /// Id of its first neuron.
+    pub first: u32,
+    /// Number of neurons.
+    pub size: u32,
+}
+
+impl PopulationInfo {
+    /// The global id range.
+    pub fn ids(&self) -> std::ops::Range<u32> {
+        self.first..self.first + self.size
+    }
+}
+
+/// The synapses of one source neuron that share one delay: one spike-queue entry each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DelayGroup {
+    /// The common delay (≥ 1 tick).
+    pub delay: Tick,
+    /// First synapse (index into `targets`/`weights`).
+    pub start: usize,
+    /// One past the last synapse.
+    pub end: usize,
+}
+
+/// Frozen forward connectivity: per source neuron, synapses sorted by (delay, target),
+/// grouped by delay. Synapse ids are positions in `targets`/`weights`.
+#[derive(Clone, Debug, Default)]
+pub struct Connectivity {
+    /// Per neuron `n`, its delay groups are `groups[group_start[n]..group_start[n + 1]]`.
+    pub group_start: Vec<u32>,
+    /// Delay groups, row after row.
+    pub groups: Vec<DelayGroup>,
+    /// Target neuron of each synapse.
+    pub targets: Vec<u32>,
+    /// Weight of each synapse [mV].
+    pub weights: Vec<f32>,
+}
+
+impl Connectivity {
+    /// Number of synapses.
+    pub fn num_synapses(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// The delay groups of neuron `n`.
+    pub fn groups_of(&self, n: u32) -> &[DelayGroup] {
+        let n = n as usize;
+        &self.groups[self.group_start[n] as usize..self.group_start[n + 1] as usize]
+    }
+
+    /// Bytes of the frozen structure (all arrays), for the per-synapse memory figure.
+    pub fn bytes(&self) -> usize {
+        self.group_start.len() * 4 + self.groups.len() * std::mem::size_of::<DelayGroup>() + self.targets.len() * 8
+    }
+
+    /// The smallest delay, or `None` without synapses.
+    pub fn min_delay(&self) -> Option<Tick> {
+        self.groups.iter().map(|g| g.delay).min()
+    }
+
+    /// Every synapse as (source, target, weight, delay), in CSR order (for tests and export).
+    pub fn synapses(&self) -> impl Iterator<Item = (u32, u32, f32, Tick)> + '_ {
+        (0..self.group_start.len().saturating_sub(1) as u32).flat_map(move |n| {
+            self.groups_of(n)
+                .iter()
+                .flat_map(move |g| (g.start..g.end).map(move |s| (n, self.targets[s], self.weights[s], g.delay)))
+        })
+    }
+}
+
+/// A built network: the description, where its populations sit, and its connectivity.
+#[derive(Clone, Debug)]
+pub struct Network {
+    /// The description it was built from.
+    pub def: NetworkDef,
+    /// Population id ranges, in population order.
+    pub populations: Vec<PopulationInfo>,
+    /// Frozen synapses.
+    pub connectivity: Connectivity,
+    /// The seed that generated the synapses (and seeds the simulation by default).
+    pub seed: u64,
+}
+
+impl Network {
+    /// Total number of neurons.
+    pub fn num_neurons(&self) -> u32 {
+        self.populations.last().map_or(0, |p| p.first + p.size)
+    }
+
+    /// The population of a neuron id.
+    pub fn population_of(&self, neuron: u32) -> usize {
+        self.populations.partition_point(|p| p.first + p.size <= neuron)
+    }
+
+    /// Population index by name.
+    pub fn population_named(&self, name: &str) -> Option<usize> {
+        self.populations.iter().position(|p| p.name == name)
+    }
+}
+
+/// Synapses in generation order, before sorting into rows.
+#[derive(Default)]
+struct Coo {
+    src: Vec<u32>,
+    tgt: Vec<u32>,
+    w: Vec<f32>,
+    d: Vec<i64>,
+}
+
+struct Gen<'a> {
+    k: usize,
+    pr: &'a ProjectionDef,
+    rng: rand_xoshiro::Xoshiro256PlusPlus,
+    fs: u32,
+    ft: u32,
+}
+
+impl Gen<'_> {
+    #[inline]
+    fn push(&mut self, coo: &mut Coo, s: u32, t: u32) -> Result<(), BuildError> {
+        let w = self.pr.weight_mv.sample(&mut self.rng) as f32;
+        let d_ms = self.pr.delay_ms.sample(&mut self.rng);
+        let d = Tick::from_ms(d_ms).map_err(|_| BuildError::DelayTooShort { projection: self.k, delay_ms: d_ms })?;
+        if d < Tick::ONE {
+            return Err(BuildError::DelayTooShort { projection: self.k, delay_ms: d_ms });
+        }
+        coo.src.push(self.fs + s);
+        coo.tgt.push(self.ft + t);
+        coo.w.push(w);
+        coo.d.push(d.0);
+        Ok(())
+    }
+}
+
+/// Draws `k` distinct-or-not partners in `[0, n)`, skipping `exclude`, into `out`.
+fn draw_partners(rng: &mut impl rand::Rng, n: u32, k: u32, exclude: Option<u32>, multapses: bool, mark: &mut [bool], out: &mut Vec<u32>) {
+    out.clear();
+    let avail = n - exclude.is_some() as u32;
+    for _ in 0..k {
+        loop {
+            let mut x = rng.random_range(0..avail);
+            if let Some(e) = exclude
+                && x >= e
+            {
+                x += 1;
+            }
+            if multapses {
+                out.push(x);
+                break;
+            }
+            if !mark[x as usize] {
+                mark[x as usize] = true;
+                out.push(x);
+                break;
+            }
+        }
+    }
+    if !multapses {
+        for &x in out.iter() {
+            mark[x as usize] = false;
+        }
+    }
+}
+
+impl NetworkDef {
+    /// Checks the description and generates its synapses with `seed`.
+    pub fn build(&self, seed: u64) -> Result<Network, BuildError> {
+        let mut populations = Vec::with_capacity(self.populations.len());
+        let mut next: u64 = 0;
+        for (i, p) in self.populations.iter().enumerate() {
+            if self.populations[..i].iter().any(|q| q.name == p.name) {
+                return Err(BuildError::DuplicateName(p.name.clone()));
+            }
+            validate_kind(&p.kind).map_err(|source| BuildError::InvalidParameters { population: p.name.clone(), source })?;
+            for (what, d) in [("v_init", &p.v_init_mv), ("bias", &p.bias)] {
+                if !d.is_well_formed() {
+                    return Err(BuildError::MalformedDistribution { what: format!("population `{}` {what}", p.name), dist: *d });
+                }
+            }
+            populations.push(PopulationInfo { name: p.name.clone(), first: next as u32, size: p.size });
+            next += p.size as u64;
+            if next > u32::MAX as u64 - 1 {
+                return Err(BuildError::TooLarge { what: format!("more than {} neurons", u32::MAX - 1) });
+            }
+        }
+        for (k, d) in self.drives.iter().enumerate() {
+            let pop = self.populations.get(d.target).ok_or(BuildError::UnknownPopulation { projection: k, population: d.target })?;
+            if pop.kind.is_generator() {
+                return Err(BuildError::InputToGenerator { population: pop.name.clone(), model: pop.kind.model_name() });
+            }
+            match d.kind {
+                super::DriveKind::Poisson { rate_hz, weight_mv } => {
+                    if !(rate_hz.is_finite() && rate_hz >= 0.0) {
+                        return Err(BuildError::InvalidDrive { drive: k, what: format!("rate {rate_hz} Hz must be finite and non-negative") });
+                    }
+                    if !weight_mv.is_finite() {
+                        return Err(BuildError::InvalidDrive { drive: k, what: format!("weight {weight_mv} mV must be finite") });
+                    }
+                }
+                super::DriveKind::Dc { amplitude } => {
+                    if !amplitude.is_finite() {
+                        return Err(BuildError::InvalidDrive { drive: k, what: format!("amplitude {amplitude} must be finite") });
+                    }
+                }
+            }
+            if d.stop < d.start {
+                return Err(BuildError::InvalidDrive { drive: k, what: "stop is before start".into() });
+            }
+        }
+        let n = next as usize;
+        let mut coo = Coo::default();
+        for (k, pr) in self.projections.iter().enumerate() {
+            generate(k, pr, self, &populations, seed, &mut coo)?;
+        }
+        let connectivity = freeze(n, coo)?;
+        Ok(Network { def: self.clone(), populations, connectivity, seed })
+    }
+}
+
+fn validate_kind(kind: &NeuronKind) -> Result<(), ParamError> {
+    use crate::neuron::{check_finite, check_positive_ms};
+    match kind {
+        NeuronKind::LifDelta(p) => p.validate(),
+        NeuronKind::LifExp(p, s) => p.validate().and_then(|_| s.validate(p.tau_m_ms)),
+        NeuronKind::LifAdaptive(p, a) => {
+            p.validate()?;
+            check_finite("theta_plus", a.theta_plus_mv)?;
+            check_positive_ms("tau_theta", a.tau_theta_ms)
+        }
+        NeuronKind::NonLeakyIaf(p) => {
+            check_finite("v_reset", p.v_reset_mv)?;
+            check_finite("v_th", p.v_th_mv)?;
+            if p.v_reset_mv >= p.v_th_mv {
+                return Err(ParamError::ResetNotBelowThreshold { v_reset_mv: p.v_reset_mv, v_th_mv: p.v_th_mv });
+            }
+            Ok(())
+        }
+        NeuronKind::Regular { period, .. } => check_positive_ms("period", period.as_ms()),
+        NeuronKind::Poisson { rate_hz, .. } => check_finite("rate", *rate_hz),
+        NeuronKind::SpikeTimes(_) => Ok(()),
+    }
+}
+
+fn generate(k: usize, pr: &ProjectionDef, def: &NetworkDef, pops: &[PopulationInfo], seed: u64, coo: &mut Coo) -> Result<(), BuildError> {
+    let src = pops.get(pr.from).ok_or(BuildError::UnknownPopulation { projection: k, population: pr.from })?;
+    let tgt = pops.get(pr.to).ok_or(BuildError::UnknownPopulation { projection: k, population: pr.to })?;
+    let tkind = &def.populations[pr.to].kind;
+    if tkind.is_generator() {
+        return Err(BuildError::InputToGenerator { population: tgt.name.clone(), model: tkind.model_name() });
+    }
+    for (what, d) in [("weight", &pr.weight_mv), ("delay", &pr.delay_ms)] {
+        if !d.is_well_formed() {
+            return Err(BuildError::MalformedDistribution { what: format!("projection {k} {what}"), dist: *d });
+        }
+    }
+    if Tick::from_ms(pr.delay_ms.lower_bound()).is_ok_and(|d| d < Tick::ONE) {
+        return Err(BuildError::DelayTooShort { projection: k, delay_ms: pr.delay_ms.lower_bound() });
+    }
+    let (ns, nt) = (src.size, tgt.size);
+    let same = pr.from == pr.to;
+    let mut g = Gen { k, pr, rng: stream(seed, StreamKind::Projection, k as u64, 0), fs: src.first, ft: tgt.first };
+    // Autapses exist only within one population.
+    let no_autapse = |s: u32, t: u32| same && !pr.allow_autapses && s == t;
+    match &pr.rule {
+        ConnectRule::AllToAll => {
+            for s in 0..ns {
+                for t in 0..nt {
+                    if !no_autapse(s, t) {
+                        g.push(coo, s, t)?;
+                    }
+                }
+            }
+        }
+        ConnectRule::OneToOne => {
+            if ns != nt {
+                return Err(BuildError::SizeMismatch { projection: k, from: ns, to: nt });
+            }
+            for s in 0..ns {
+                if !no_autapse(s, s) {
+                    g.push(coo, s, s)?;
+                }
+            }
+        }
+        &ConnectRule::FixedProbability(p) => {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(BuildError::ProbabilityOutOfRange { projection: k, p });
+            }
+            if p > 0.0 {
+                // Geometric skips: cost per synapse made, not per pair considered.
+                let geo = Geometric::new(p).expect("p in (0, 1]");
+                for s in 0..ns {
+                    let mut t: u64 = 0;
+                    loop {
+                        t += geo.sample(&mut g.rng);
+                        if t >= nt as u64 {
+                            break;
+                        }
+                        if !no_autapse(s, t as u32) {
+                            g.push(coo, s, t as u32)?;
+                        }
+                        t += 1;
+                    }
+                }
+            }
+        }
+        &ConnectRule::FixedIndegree(kd) | &ConnectRule::FixedOutdegree(kd) => {
+            let indegree = matches!(pr.rule, ConnectRule::FixedIndegree(_));
+            let (n_partners, n_owners) = if indegree { (ns, nt) } else { (nt, ns) };
+            let excl = same && !pr.allow_autapses;
+            let avail = n_partners.saturating_sub(excl as u32);
+            if kd > 0 && (avail == 0 || (!pr.allow_multapses && kd > avail)) {
+                return Err(BuildError::DegreeTooLarge { projection: k, k: kd, available: avail });
+            }
+            let mut mark = vec![false; n_partners as usize];
+            let mut partners = Vec::with_capacity(kd as usize);
+            for owner in 0..n_owners {
+                let exclude = excl.then_some(owner);
+                draw_partners(&mut g.rng, n_partners, kd, exclude, pr.allow_multapses, &mut mark, &mut partners);
+                for &x in &partners {
+                    let (s, t) = if indegree { (x, owner) } else { (owner, x) };
+                    g.push(coo, s, t)?;
+                }
+            }
+        }
+        ConnectRule::List(pairs) => {
+            for (index, &(s, t)) in pairs.iter().enumerate() {
+                if s >= ns || t >= nt {
+                    return Err(BuildError::PairOutOfRange { projection: k, index, source_index: s, target_index: t, from: ns, to: nt });
+                }
+                g.push(coo, s, t)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sorts generated synapses into rows by source, each row by (delay, target), generation
+/// order breaking remaining ties (multapses), and groups each row by delay.
+fn freeze(n: usize, coo: Coo) -> Result<Connectivity, BuildError> {
+    let m = coo.src.len();
+    if m > u32::MAX as usize {
+        return Err(BuildError::TooLarge { what: format!("{m} synapses") });
+    }
+    let mut row_start = vec![0usize; n + 1];
+    for &s in &coo.src {
+        row_start[s as usize + 1] += 1;
+    }
+    for i in 0..n {
+        row_start[i + 1] += row_start[i];
+    }
+    let mut order = vec![0u32; m];
+    let mut fill = row_start.clone();
+    for (e, &s) in coo.src.iter().enumerate() {
+        order[fill[s as usize]] = e as u32;
+        fill[s as usize] += 1;
+    }
+    drop(fill);
+    let mut targets = Vec::with_capacity(m);
+    let mut weights = Vec::with_capacity(m);
+    let mut groups = Vec::new();
+    let mut group_start = Vec::with_capacity(n + 1);
+    for i in 0..n {
+        group_start.push(u32::try_from(groups.len()).map_err(|_| BuildError::TooLarge { what: "delay groups".into() })?);
+        let row = &mut order[row_start[i]..row_start[i + 1]];
+        row.sort_by_key(|&e| (coo.d[e as usize], coo.tgt[e as usize]));
+        let row_first_group = groups.len();
+        for &e in row.iter() {
+            let (d, pos) = (Tick(coo.d[e as usize]), targets.len());
+            let extends_last = groups.len() > row_first_group && groups.last().is_some_and(|g: &DelayGroup| g.delay == d);
+            if extends_last {
+                groups.last_mut().expect("checked").end += 1;
+            } else {
+                groups.push(DelayGroup { delay: d, start: pos, end: pos + 1 });
+            }
+            targets.push(coo.tgt[e as usize]);
+            weights.push(coo.w[e as usize]);
+        }
+    }
+    group_start.push(u32::try_from(groups.len()).map_err(|_| BuildError::TooLarge { what: "delay groups".into() })?);
+    Ok(Connectivity { group_start, groups, targets, weights })
+}
