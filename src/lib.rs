@@ -20,6 +20,9 @@ pub struct Spike {
     /// Which neuron fired.
     pub neuron: NeuronId,
 }
+pub mod engine;
 pub mod network;
 pub mod neuron;
+pub mod record;
 pub mod rng;
+pub mod spec;

@@ -36,7 +36,9 @@ pub enum BuildError {
         dist: Dist,
     },
     /// A delay below one tick (1 ns), including zero and negative delays.
-    #[error("projection {projection}: delay {delay_ms} ms is below the minimum of one tick (1e-6 ms)")]
+    #[error(
+        "projection {projection}: delay {delay_ms} ms is below the minimum of one tick (1e-6 ms)"
+    )]
     DelayTooShort {
         /// Projection index.
         projection: usize,
@@ -52,7 +54,9 @@ pub enum BuildError {
         p: f64,
     },
     /// More synapses per neuron are asked for than distinct partners exist.
-    #[error("projection {projection}: degree {k} exceeds the {available} distinct partners available without multapses")]
+    #[error(
+        "projection {projection}: degree {k} exceeds the {available} distinct partners available without multapses"
+    )]
     DegreeTooLarge {
         /// Projection index.
         projection: usize,
@@ -72,7 +76,9 @@ pub enum BuildError {
         to: u32,
     },
     /// An explicit pair names a neuron outside its population.
-    #[error("projection {projection}: pair {index} ({source_index}, {target_index}) is out of range for sizes {from} and {to}")]
+    #[error(
+        "projection {projection}: pair {index} ({source_index}, {target_index}) is out of range for sizes {from} and {to}"
+    )]
     PairOutOfRange {
         /// Projection index.
         projection: usize,
@@ -171,7 +177,9 @@ impl Connectivity {
 
     /// Bytes of the frozen structure (all arrays), for the per-synapse memory figure.
     pub fn bytes(&self) -> usize {
-        self.group_start.len() * 4 + self.groups.len() * std::mem::size_of::<DelayGroup>() + self.targets.len() * 8
+        self.group_start.len() * 4
+            + self.groups.len() * std::mem::size_of::<DelayGroup>()
+            + self.targets.len() * 8
     }
 
     /// The smallest delay, or `None` without synapses.
@@ -182,9 +190,9 @@ impl Connectivity {
     /// Every synapse as (source, target, weight, delay), in CSR order (for tests and export).
     pub fn synapses(&self) -> impl Iterator<Item = (u32, u32, f32, Tick)> + '_ {
         (0..self.group_start.len().saturating_sub(1) as u32).flat_map(move |n| {
-            self.groups_of(n)
-                .iter()
-                .flat_map(move |g| (g.start..g.end).map(move |s| (n, self.targets[s], self.weights[s], g.delay)))
+            self.groups_of(n).iter().flat_map(move |g| {
+                (g.start..g.end).map(move |s| (n, self.targets[s], self.weights[s], g.delay))
+            })
         })
     }
 }
@@ -210,7 +218,8 @@ impl Network {
 
     /// The population of a neuron id.
     pub fn population_of(&self, neuron: u32) -> usize {
-        self.populations.partition_point(|p| p.first + p.size <= neuron)
+        self.populations
+            .partition_point(|p| p.first + p.size <= neuron)
     }
 
     /// Population index by name.
@@ -241,9 +250,15 @@ impl Gen<'_> {
     fn push(&mut self, coo: &mut Coo, s: u32, t: u32) -> Result<(), BuildError> {
         let w = self.pr.weight_mv.sample(&mut self.rng) as f32;
         let d_ms = self.pr.delay_ms.sample(&mut self.rng);
-        let d = Tick::from_ms(d_ms).map_err(|_| BuildError::DelayTooShort { projection: self.k, delay_ms: d_ms })?;
+        let d = Tick::from_ms(d_ms).map_err(|_| BuildError::DelayTooShort {
+            projection: self.k,
+            delay_ms: d_ms,
+        })?;
         if d < Tick::ONE {
-            return Err(BuildError::DelayTooShort { projection: self.k, delay_ms: d_ms });
+            return Err(BuildError::DelayTooShort {
+                projection: self.k,
+                delay_ms: d_ms,
+            });
         }
         coo.src.push(self.fs + s);
         coo.tgt.push(self.ft + t);
@@ -254,7 +269,15 @@ impl Gen<'_> {
 }
 
 /// Draws `k` distinct-or-not partners in `[0, n)`, skipping `exclude`, into `out`.
-fn draw_partners(rng: &mut impl rand::Rng, n: u32, k: u32, exclude: Option<u32>, multapses: bool, mark: &mut [bool], out: &mut Vec<u32>) {
+fn draw_partners(
+    rng: &mut impl rand::Rng,
+    n: u32,
+    k: u32,
+    exclude: Option<u32>,
+    multapses: bool,
+    mark: &mut [bool],
+    out: &mut Vec<u32>,
+) {
     out.clear();
     let avail = n - exclude.is_some() as u32;
     for _ in 0..k {
@@ -292,40 +315,73 @@ impl NetworkDef {
             if self.populations[..i].iter().any(|q| q.name == p.name) {
                 return Err(BuildError::DuplicateName(p.name.clone()));
             }
-            validate_kind(&p.kind).map_err(|source| BuildError::InvalidParameters { population: p.name.clone(), source })?;
+            validate_kind(&p.kind).map_err(|source| BuildError::InvalidParameters {
+                population: p.name.clone(),
+                source,
+            })?;
             for (what, d) in [("v_init", &p.v_init_mv), ("bias", &p.bias)] {
                 if !d.is_well_formed() {
-                    return Err(BuildError::MalformedDistribution { what: format!("population `{}` {what}", p.name), dist: *d });
+                    return Err(BuildError::MalformedDistribution {
+                        what: format!("population `{}` {what}", p.name),
+                        dist: *d,
+                    });
                 }
             }
-            populations.push(PopulationInfo { name: p.name.clone(), first: next as u32, size: p.size });
+            populations.push(PopulationInfo {
+                name: p.name.clone(),
+                first: next as u32,
+                size: p.size,
+            });
             next += p.size as u64;
             if next > u32::MAX as u64 - 1 {
-                return Err(BuildError::TooLarge { what: format!("more than {} neurons", u32::MAX - 1) });
+                return Err(BuildError::TooLarge {
+                    what: format!("more than {} neurons", u32::MAX - 1),
+                });
             }
         }
         for (k, d) in self.drives.iter().enumerate() {
-            let pop = self.populations.get(d.target).ok_or(BuildError::UnknownPopulation { projection: k, population: d.target })?;
+            let pop = self
+                .populations
+                .get(d.target)
+                .ok_or(BuildError::UnknownPopulation {
+                    projection: k,
+                    population: d.target,
+                })?;
             if pop.kind.is_generator() {
-                return Err(BuildError::InputToGenerator { population: pop.name.clone(), model: pop.kind.model_name() });
+                return Err(BuildError::InputToGenerator {
+                    population: pop.name.clone(),
+                    model: pop.kind.model_name(),
+                });
             }
             match d.kind {
                 super::DriveKind::Poisson { rate_hz, weight_mv } => {
                     if !(rate_hz.is_finite() && rate_hz >= 0.0) {
-                        return Err(BuildError::InvalidDrive { drive: k, what: format!("rate {rate_hz} Hz must be finite and non-negative") });
+                        return Err(BuildError::InvalidDrive {
+                            drive: k,
+                            what: format!("rate {rate_hz} Hz must be finite and non-negative"),
+                        });
                     }
                     if !weight_mv.is_finite() {
-                        return Err(BuildError::InvalidDrive { drive: k, what: format!("weight {weight_mv} mV must be finite") });
+                        return Err(BuildError::InvalidDrive {
+                            drive: k,
+                            what: format!("weight {weight_mv} mV must be finite"),
+                        });
                     }
                 }
                 super::DriveKind::Dc { amplitude } => {
                     if !amplitude.is_finite() {
-                        return Err(BuildError::InvalidDrive { drive: k, what: format!("amplitude {amplitude} must be finite") });
+                        return Err(BuildError::InvalidDrive {
+                            drive: k,
+                            what: format!("amplitude {amplitude} must be finite"),
+                        });
                     }
                 }
             }
             if d.stop < d.start {
-                return Err(BuildError::InvalidDrive { drive: k, what: "stop is before start".into() });
+                return Err(BuildError::InvalidDrive {
+                    drive: k,
+                    what: "stop is before start".into(),
+                });
             }
         }
         let n = next as usize;
@@ -334,7 +390,12 @@ impl NetworkDef {
             generate(k, pr, self, &populations, seed, &mut coo)?;
         }
         let connectivity = freeze(n, coo)?;
-        Ok(Network { def: self.clone(), populations, connectivity, seed })
+        Ok(Network {
+            def: self.clone(),
+            populations,
+            connectivity,
+            seed,
+        })
     }
 }
 
@@ -352,7 +413,10 @@ fn validate_kind(kind: &NeuronKind) -> Result<(), ParamError> {
             check_finite("v_reset", p.v_reset_mv)?;
             check_finite("v_th", p.v_th_mv)?;
             if p.v_reset_mv >= p.v_th_mv {
-                return Err(ParamError::ResetNotBelowThreshold { v_reset_mv: p.v_reset_mv, v_th_mv: p.v_th_mv });
+                return Err(ParamError::ResetNotBelowThreshold {
+                    v_reset_mv: p.v_reset_mv,
+                    v_th_mv: p.v_th_mv,
+                });
             }
             Ok(())
         }
@@ -362,24 +426,52 @@ fn validate_kind(kind: &NeuronKind) -> Result<(), ParamError> {
     }
 }
 
-fn generate(k: usize, pr: &ProjectionDef, def: &NetworkDef, pops: &[PopulationInfo], seed: u64, coo: &mut Coo) -> Result<(), BuildError> {
-    let src = pops.get(pr.from).ok_or(BuildError::UnknownPopulation { projection: k, population: pr.from })?;
-    let tgt = pops.get(pr.to).ok_or(BuildError::UnknownPopulation { projection: k, population: pr.to })?;
+fn generate(
+    k: usize,
+    pr: &ProjectionDef,
+    def: &NetworkDef,
+    pops: &[PopulationInfo],
+    seed: u64,
+    coo: &mut Coo,
+) -> Result<(), BuildError> {
+    let src = pops.get(pr.from).ok_or(BuildError::UnknownPopulation {
+        projection: k,
+        population: pr.from,
+    })?;
+    let tgt = pops.get(pr.to).ok_or(BuildError::UnknownPopulation {
+        projection: k,
+        population: pr.to,
+    })?;
     let tkind = &def.populations[pr.to].kind;
     if tkind.is_generator() {
-        return Err(BuildError::InputToGenerator { population: tgt.name.clone(), model: tkind.model_name() });
+        return Err(BuildError::InputToGenerator {
+            population: tgt.name.clone(),
+            model: tkind.model_name(),
+        });
     }
     for (what, d) in [("weight", &pr.weight_mv), ("delay", &pr.delay_ms)] {
         if !d.is_well_formed() {
-            return Err(BuildError::MalformedDistribution { what: format!("projection {k} {what}"), dist: *d });
+            return Err(BuildError::MalformedDistribution {
+                what: format!("projection {k} {what}"),
+                dist: *d,
+            });
         }
     }
     if Tick::from_ms(pr.delay_ms.lower_bound()).is_ok_and(|d| d < Tick::ONE) {
-        return Err(BuildError::DelayTooShort { projection: k, delay_ms: pr.delay_ms.lower_bound() });
+        return Err(BuildError::DelayTooShort {
+            projection: k,
+            delay_ms: pr.delay_ms.lower_bound(),
+        });
     }
     let (ns, nt) = (src.size, tgt.size);
     let same = pr.from == pr.to;
-    let mut g = Gen { k, pr, rng: stream(seed, StreamKind::Projection, k as u64, 0), fs: src.first, ft: tgt.first };
+    let mut g = Gen {
+        k,
+        pr,
+        rng: stream(seed, StreamKind::Projection, k as u64, 0),
+        fs: src.first,
+        ft: tgt.first,
+    };
     // Autapses exist only within one population.
     let no_autapse = |s: u32, t: u32| same && !pr.allow_autapses && s == t;
     match &pr.rule {
@@ -394,7 +486,11 @@ fn generate(k: usize, pr: &ProjectionDef, def: &NetworkDef, pops: &[PopulationIn
         }
         ConnectRule::OneToOne => {
             if ns != nt {
-                return Err(BuildError::SizeMismatch { projection: k, from: ns, to: nt });
+                return Err(BuildError::SizeMismatch {
+                    projection: k,
+                    from: ns,
+                    to: nt,
+                });
             }
             for s in 0..ns {
                 if !no_autapse(s, s) {
@@ -430,13 +526,25 @@ fn generate(k: usize, pr: &ProjectionDef, def: &NetworkDef, pops: &[PopulationIn
             let excl = same && !pr.allow_autapses;
             let avail = n_partners.saturating_sub(excl as u32);
             if kd > 0 && (avail == 0 || (!pr.allow_multapses && kd > avail)) {
-                return Err(BuildError::DegreeTooLarge { projection: k, k: kd, available: avail });
+                return Err(BuildError::DegreeTooLarge {
+                    projection: k,
+                    k: kd,
+                    available: avail,
+                });
             }
             let mut mark = vec![false; n_partners as usize];
             let mut partners = Vec::with_capacity(kd as usize);
             for owner in 0..n_owners {
                 let exclude = excl.then_some(owner);
-                draw_partners(&mut g.rng, n_partners, kd, exclude, pr.allow_multapses, &mut mark, &mut partners);
+                draw_partners(
+                    &mut g.rng,
+                    n_partners,
+                    kd,
+                    exclude,
+                    pr.allow_multapses,
+                    &mut mark,
+                    &mut partners,
+                );
                 for &x in &partners {
                     let (s, t) = if indegree { (x, owner) } else { (owner, x) };
                     g.push(coo, s, t)?;
@@ -446,7 +554,14 @@ fn generate(k: usize, pr: &ProjectionDef, def: &NetworkDef, pops: &[PopulationIn
         ConnectRule::List(pairs) => {
             for (index, &(s, t)) in pairs.iter().enumerate() {
                 if s >= ns || t >= nt {
-                    return Err(BuildError::PairOutOfRange { projection: k, index, source_index: s, target_index: t, from: ns, to: nt });
+                    return Err(BuildError::PairOutOfRange {
+                        projection: k,
+                        index,
+                        source_index: s,
+                        target_index: t,
+                        from: ns,
+                        to: nt,
+                    });
                 }
                 g.push(coo, s, t)?;
             }
@@ -460,7 +575,9 @@ fn generate(k: usize, pr: &ProjectionDef, def: &NetworkDef, pops: &[PopulationIn
 fn freeze(n: usize, coo: Coo) -> Result<Connectivity, BuildError> {
     let m = coo.src.len();
     if m > u32::MAX as usize {
-        return Err(BuildError::TooLarge { what: format!("{m} synapses") });
+        return Err(BuildError::TooLarge {
+            what: format!("{m} synapses"),
+        });
     }
     let mut row_start = vec![0usize; n + 1];
     for &s in &coo.src {
@@ -481,22 +598,40 @@ fn freeze(n: usize, coo: Coo) -> Result<Connectivity, BuildError> {
     let mut groups = Vec::new();
     let mut group_start = Vec::with_capacity(n + 1);
     for i in 0..n {
-        group_start.push(u32::try_from(groups.len()).map_err(|_| BuildError::TooLarge { what: "delay groups".into() })?);
+        group_start.push(
+            u32::try_from(groups.len()).map_err(|_| BuildError::TooLarge {
+                what: "delay groups".into(),
+            })?,
+        );
         let row = &mut order[row_start[i]..row_start[i + 1]];
         row.sort_by_key(|&e| (coo.d[e as usize], coo.tgt[e as usize]));
         let row_first_group = groups.len();
         for &e in row.iter() {
             let (d, pos) = (Tick(coo.d[e as usize]), targets.len());
-            let extends_last = groups.len() > row_first_group && groups.last().is_some_and(|g: &DelayGroup| g.delay == d);
+            let extends_last = groups.len() > row_first_group
+                && groups.last().is_some_and(|g: &DelayGroup| g.delay == d);
             if extends_last {
                 groups.last_mut().expect("checked").end += 1;
             } else {
-                groups.push(DelayGroup { delay: d, start: pos, end: pos + 1 });
+                groups.push(DelayGroup {
+                    delay: d,
+                    start: pos,
+                    end: pos + 1,
+                });
             }
             targets.push(coo.tgt[e as usize]);
             weights.push(coo.w[e as usize]);
         }
     }
-    group_start.push(u32::try_from(groups.len()).map_err(|_| BuildError::TooLarge { what: "delay groups".into() })?);
-    Ok(Connectivity { group_start, groups, targets, weights })
+    group_start.push(
+        u32::try_from(groups.len()).map_err(|_| BuildError::TooLarge {
+            what: "delay groups".into(),
+        })?,
+    );
+    Ok(Connectivity {
+        group_start,
+        groups,
+        targets,
+        weights,
+    })
 }

@@ -42,7 +42,12 @@ impl Dist {
                     low
                 }
             }
-            Dist::Normal { mean, std, min, max } => {
+            Dist::Normal {
+                mean,
+                std,
+                min,
+                max,
+            } => {
                 let z: f64 = StandardNormal.sample(rng);
                 (mean + std * z).clamp(min, max)
             }
@@ -69,8 +74,18 @@ impl Dist {
         match *self {
             Dist::Const(v) => v.is_finite(),
             Dist::Uniform { low, high } => low.is_finite() && high.is_finite() && low <= high,
-            Dist::Normal { mean, std, min, max } => {
-                mean.is_finite() && std.is_finite() && std >= 0.0 && min <= max && !min.is_nan() && !max.is_nan()
+            Dist::Normal {
+                mean,
+                std,
+                min,
+                max,
+            } => {
+                mean.is_finite()
+                    && std.is_finite()
+                    && std >= 0.0
+                    && min <= max
+                    && !min.is_nan()
+                    && !max.is_nan()
             }
         }
     }

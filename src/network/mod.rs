@@ -79,7 +79,10 @@ impl NeuronKind {
 
     /// Whether the model is a generator (accepts no input).
     pub fn is_generator(&self) -> bool {
-        matches!(self, NeuronKind::SpikeTimes(_) | NeuronKind::Regular { .. } | NeuronKind::Poisson { .. })
+        matches!(
+            self,
+            NeuronKind::SpikeTimes(_) | NeuronKind::Regular { .. } | NeuronKind::Poisson { .. }
+        )
     }
 }
 
@@ -196,7 +199,12 @@ impl NetworkDef {
     pub fn to_dot(&self) -> String {
         let mut s = String::from("digraph network {\n  rankdir=LR;\n");
         for (i, p) in self.populations.iter().enumerate() {
-            s += &format!("  p{i} [label=\"{}\\n{} x {}\"];\n", p.name, p.size, p.kind.model_name());
+            s += &format!(
+                "  p{i} [label=\"{}\\n{} x {}\"];\n",
+                p.name,
+                p.size,
+                p.kind.model_name()
+            );
         }
         for pr in &self.projections {
             let rule = match &pr.rule {
@@ -241,7 +249,9 @@ impl NetworkBuilder {
     /// Adds a population (initial potential `v_rest` or 0, no bias); returns its id.
     pub fn population(&mut self, name: &str, size: u32, kind: NeuronKind) -> PopulationId {
         let v0 = match &kind {
-            NeuronKind::LifDelta(p) | NeuronKind::LifExp(p, _) | NeuronKind::LifAdaptive(p, _) => p.v_rest_mv,
+            NeuronKind::LifDelta(p) | NeuronKind::LifExp(p, _) | NeuronKind::LifAdaptive(p, _) => {
+                p.v_rest_mv
+            }
             NeuronKind::NonLeakyIaf(p) => p.v_reset_mv,
             _ => 0.0,
         };
@@ -268,14 +278,32 @@ impl NetworkBuilder {
     }
 
     /// Attaches a drive to a population, active in `[start, stop)`.
-    pub fn drive(&mut self, target: PopulationId, kind: DriveKind, start: Tick, stop: Tick) -> &mut Self {
-        self.def.drives.push(DriveDef { target, kind, start, stop });
+    pub fn drive(
+        &mut self,
+        target: PopulationId,
+        kind: DriveKind,
+        start: Tick,
+        stop: Tick,
+    ) -> &mut Self {
+        self.def.drives.push(DriveDef {
+            target,
+            kind,
+            start,
+            stop,
+        });
         self
     }
 
     /// Adds a projection without autapses, with multapses allowed (NEST's defaults for
     /// fixed in-degree).
-    pub fn connect(&mut self, from: PopulationId, to: PopulationId, rule: ConnectRule, weight_mv: Dist, delay_ms: Dist) -> &mut ProjectionDef {
+    pub fn connect(
+        &mut self,
+        from: PopulationId,
+        to: PopulationId,
+        rule: ConnectRule,
+        weight_mv: Dist,
+        delay_ms: Dist,
+    ) -> &mut ProjectionDef {
         self.def.projections.push(ProjectionDef {
             from,
             to,

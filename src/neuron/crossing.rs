@@ -36,7 +36,12 @@ pub struct ExpSum {
 impl ExpSum {
     /// A constant function `c0`; add terms with [`ExpSum::term`].
     pub fn constant(c0: f64) -> ExpSum {
-        ExpSum { c0, coef: [0.0; MAX_TERMS], rate_per_tick: [0.0; MAX_TERMS], n: 0 }
+        ExpSum {
+            c0,
+            coef: [0.0; MAX_TERMS],
+            rate_per_tick: [0.0; MAX_TERMS],
+            n: 0,
+        }
     }
 
     /// Adds the term `a · exp(-s / tau)`, with `tau` in milliseconds. Zero terms are skipped.
@@ -79,7 +84,10 @@ impl ExpSum {
         if self.n == 0 {
             return Some(0);
         }
-        let r_min = self.rate_per_tick[..self.n].iter().cloned().fold(f64::INFINITY, f64::min);
+        let r_min = self.rate_per_tick[..self.n]
+            .iter()
+            .cloned()
+            .fold(f64::INFINITY, f64::min);
         // Terms that work against c0's sign: positive ones if c0 < 0, negative ones if c0 > 0.
         let against: f64 = self.coef[..self.n]
             .iter()
@@ -94,7 +102,13 @@ impl ExpSum {
         }
         // Σ|a_j| e^{-s r_j} <= against · e^{-s r_min} < |c0| once s > ln(against/|c0|)/r_min.
         let s = (against / self.c0.abs()).ln() / r_min;
-        Some(if s <= 0.0 { 0 } else if s >= 4.0e18 { i64::MAX / 2 } else { s.ceil() as i64 + 1 })
+        Some(if s <= 0.0 {
+            0
+        } else if s >= 4.0e18 {
+            i64::MAX / 2
+        } else {
+            s.ceil() as i64 + 1
+        })
     }
 
     /// The first tick `k` in `[from, ∞)` with `f(k) ≥ 0`, or `None` if there is none.

@@ -29,7 +29,10 @@ impl SpikeTimesGenerator {
             list.sort_unstable();
             list.dedup();
         }
-        let cursor = times.iter().map(|l| l.partition_point(|&t| t < t0)).collect();
+        let cursor = times
+            .iter()
+            .map(|l| l.partition_point(|&t| t < t0))
+            .collect();
         SpikeTimesGenerator { times, cursor }
     }
 
@@ -79,10 +82,20 @@ impl RegularGenerator {
     /// `n` neurons firing every `period` (at least one tick) in `[start, stop)`.
     pub fn new(n: usize, period: Tick, start: Tick, stop: Tick) -> Self {
         let period = period.max(Tick::ONE);
-        RegularGenerator { n, period, start, stop, next: vec![start; n] }
+        RegularGenerator {
+            n,
+            period,
+            start,
+            stop,
+            next: vec![start; n],
+        }
     }
     fn crossing(&self, i: usize) -> Crossing {
-        if self.next[i] < self.stop { Crossing::At(self.next[i]) } else { Crossing::Never }
+        if self.next[i] < self.stop {
+            Crossing::At(self.next[i])
+        } else {
+            Crossing::Never
+        }
     }
 }
 
@@ -96,7 +109,11 @@ impl NeuronModel for RegularGenerator {
     fn receive(&mut self, _: Tick, _: u32, _: &[u32], _: &[f32], _: &mut Vec<u32>) {}
     fn check_threshold(&mut self, i: u32, t: Tick) -> Crossing {
         let i = i as usize;
-        if self.next[i] <= t && self.next[i] < self.stop && t >= self.start { Crossing::Now } else { self.crossing(i) }
+        if self.next[i] <= t && self.next[i] < self.stop && t >= self.start {
+            Crossing::Now
+        } else {
+            self.crossing(i)
+        }
     }
     fn fire(&mut self, i: u32, t: Tick) -> Crossing {
         let i = i as usize;
@@ -127,15 +144,31 @@ impl PoissonGenerator {
     /// `n` neurons at `rate_hz` in `[start, stop)`, with the block's seed.
     pub fn new(n: usize, rate_hz: f64, start: Tick, stop: Tick, seed: u64) -> Self {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let mean_isi_ticks = if rate_hz > 0.0 { 1000.0 * TICKS_PER_MS as f64 / rate_hz } else { f64::INFINITY };
+        let mean_isi_ticks = if rate_hz > 0.0 {
+            1000.0 * TICKS_PER_MS as f64 / rate_hz
+        } else {
+            f64::INFINITY
+        };
         let next_exact = (0..n)
-            .map(|_| start.0 as f64 + mean_isi_ticks * <Exp1 as Distribution<f64>>::sample(&Exp1, &mut rng))
+            .map(|_| {
+                start.0 as f64
+                    + mean_isi_ticks * <Exp1 as Distribution<f64>>::sample(&Exp1, &mut rng)
+            })
             .collect();
-        PoissonGenerator { mean_isi_ticks, stop, next_exact, rng }
+        PoissonGenerator {
+            mean_isi_ticks,
+            stop,
+            next_exact,
+            rng,
+        }
     }
     fn next(&self, i: usize) -> Crossing {
         let t = self.next_exact[i].ceil();
-        if t < self.stop.0 as f64 { Crossing::At(Tick(t as i64)) } else { Crossing::Never }
+        if t < self.stop.0 as f64 {
+            Crossing::At(Tick(t as i64))
+        } else {
+            Crossing::Never
+        }
     }
 }
 
@@ -158,7 +191,8 @@ impl NeuronModel for PoissonGenerator {
         // Several draws may land on one tick: the neuron fires once per tick (a spike train
         // has at most one spike per neuron and tick).
         while self.next_exact[i].ceil() <= t.0 as f64 {
-            self.next_exact[i] += self.mean_isi_ticks * <Exp1 as Distribution<f64>>::sample(&Exp1, &mut self.rng);
+            self.next_exact[i] +=
+                self.mean_isi_ticks * <Exp1 as Distribution<f64>>::sample(&Exp1, &mut self.rng);
         }
         self.next(i)
     }

@@ -32,11 +32,19 @@ pub struct NonLeakyIaf {
 
 impl NonLeakyIaf {
     /// A block with initial potentials and drives (mV/ms), starting at `t0`.
-    pub fn new(p: IafParams, v_init_mv: &[f64], drive_mv_per_ms: &[f64], t0: Tick) -> Result<Self, ParamError> {
+    pub fn new(
+        p: IafParams,
+        v_init_mv: &[f64],
+        drive_mv_per_ms: &[f64],
+        t0: Tick,
+    ) -> Result<Self, ParamError> {
         check_finite("v_reset", p.v_reset_mv)?;
         check_finite("v_th", p.v_th_mv)?;
         if p.v_reset_mv >= p.v_th_mv {
-            return Err(ParamError::ResetNotBelowThreshold { v_reset_mv: p.v_reset_mv, v_th_mv: p.v_th_mv });
+            return Err(ParamError::ResetNotBelowThreshold {
+                v_reset_mv: p.v_reset_mv,
+                v_th_mv: p.v_th_mv,
+            });
         }
         if p.t_ref < Tick::ZERO {
             return Err(ParamError::NegativeRefractory(p.t_ref));
@@ -55,7 +63,11 @@ impl NonLeakyIaf {
             return self.p.v_reset_mv;
         }
         let from = self.t_last[i].max(self.ref_end[i]);
-        let v0 = if self.t_last[i] < self.ref_end[i] { self.p.v_reset_mv } else { self.v[i] };
+        let v0 = if self.t_last[i] < self.ref_end[i] {
+            self.p.v_reset_mv
+        } else {
+            self.v[i]
+        };
         v0 + self.drive_mv_per_ms[i] * ms_between(from, t)
     }
 
@@ -71,8 +83,14 @@ impl NonLeakyIaf {
         if drive <= 0.0 {
             return Crossing::Never;
         }
-        let ticks = ((self.p.v_th_mv - v) / drive * TICKS_PER_MS as f64).ceil().max(if start == t { 1.0 } else { 0.0 });
-        Crossing::At(if ticks >= 9.0e18 { Tick::MAX } else { start.saturating_add(Tick(ticks as i64)) })
+        let ticks = ((self.p.v_th_mv - v) / drive * TICKS_PER_MS as f64)
+            .ceil()
+            .max(if start == t { 1.0 } else { 0.0 });
+        Crossing::At(if ticks >= 9.0e18 {
+            Tick::MAX
+        } else {
+            start.saturating_add(Tick(ticks as i64))
+        })
     }
 }
 
@@ -81,7 +99,14 @@ impl NeuronModel for NonLeakyIaf {
         self.v.len()
     }
 
-    fn receive(&mut self, t: Tick, first: u32, targets: &[u32], weights: &[f32], touched: &mut Vec<u32>) {
+    fn receive(
+        &mut self,
+        t: Tick,
+        first: u32,
+        targets: &[u32],
+        weights: &[f32],
+        touched: &mut Vec<u32>,
+    ) {
         for (&target, &w) in targets.iter().zip(weights) {
             let i = (target - first) as usize;
             if t < self.ref_end[i] {

@@ -7,7 +7,9 @@
 //! `V(s) - v_th - theta(s) = (v_inf - v_th) + (V - v_inf) e^{-s/tau_m} - theta e^{-s/tau_theta}`.
 
 use super::crossing::ExpSum;
-use super::{Crossing, LifParams, NeuronModel, ParamError, check_finite, check_positive_ms, ms_between};
+use super::{
+    Crossing, LifParams, NeuronModel, ParamError, check_finite, check_positive_ms, ms_between,
+};
 use crate::time::Tick;
 
 /// Threshold adaptation of [`LifAdaptive`].
@@ -38,14 +40,27 @@ pub struct LifAdaptive {
 
 impl LifAdaptive {
     /// A block with initial potentials and drives [mV], starting at `t0` with `theta = 0`.
-    pub fn new(p: LifParams, a: AdaptationParams, v_init_mv: &[f64], bias_mv: &[f64], t0: Tick) -> Result<Self, ParamError> {
+    pub fn new(
+        p: LifParams,
+        a: AdaptationParams,
+        v_init_mv: &[f64],
+        bias_mv: &[f64],
+        t0: Tick,
+    ) -> Result<Self, ParamError> {
         p.validate()?;
         check_finite("theta_plus", a.theta_plus_mv)?;
         check_positive_ms("tau_theta", a.tau_theta_ms)?;
         Ok(LifAdaptive {
             p,
             a,
-            state: v_init_mv.iter().map(|&v| State { v, theta: 0.0, t_last: t0 }).collect(),
+            state: v_init_mv
+                .iter()
+                .map(|&v| State {
+                    v,
+                    theta: 0.0,
+                    t_last: t0,
+                })
+                .collect(),
             bias: bias_mv.to_vec(),
             ref_end: vec![Tick(i64::MIN); v_init_mv.len()],
         })
@@ -98,7 +113,14 @@ impl NeuronModel for LifAdaptive {
         self.state.len()
     }
 
-    fn receive(&mut self, t: Tick, first: u32, targets: &[u32], weights: &[f32], touched: &mut Vec<u32>) {
+    fn receive(
+        &mut self,
+        t: Tick,
+        first: u32,
+        targets: &[u32],
+        weights: &[f32],
+        touched: &mut Vec<u32>,
+    ) {
         for (&target, &w) in targets.iter().zip(weights) {
             let i = (target - first) as usize;
             if t < self.ref_end[i] {
@@ -149,17 +171,30 @@ mod tests {
 
     #[test]
     fn threshold_rises_per_spike_and_slows_tonic_firing() {
-        let p = LifParams { tau_m_ms: 10.0, v_rest_mv: 0.0, v_reset_mv: 0.0, v_th_mv: 10.0, t_ref: Tick::ZERO };
-        let a = AdaptationParams { theta_plus_mv: 2.0, tau_theta_ms: 100.0 };
+        let p = LifParams {
+            tau_m_ms: 10.0,
+            v_rest_mv: 0.0,
+            v_reset_mv: 0.0,
+            v_th_mv: 10.0,
+            t_ref: Tick::ZERO,
+        };
+        let a = AdaptationParams {
+            theta_plus_mv: 2.0,
+            tau_theta_ms: 100.0,
+        };
         let mut n = LifAdaptive::new(p, a, &[0.0], &[20.0], Tick::ZERO).unwrap();
         let mut t = Tick::ZERO;
         let mut isis = vec![];
-        let Crossing::At(mut next) = n.check_threshold(0, t) else { panic!() };
+        let Crossing::At(mut next) = n.check_threshold(0, t) else {
+            panic!()
+        };
         for _ in 0..5 {
             isis.push((next - t).as_ms());
             t = next;
             assert_eq!(n.check_threshold(0, t), Crossing::Now);
-            let Crossing::At(nx) = n.fire(0, t) else { panic!() };
+            let Crossing::At(nx) = n.fire(0, t) else {
+                panic!()
+            };
             next = nx;
         }
         // First ISI: 10 ln 2 ms; afterwards each ISI is longer than the one before.

@@ -40,16 +40,31 @@ pub struct LifDelta {
 impl LifDelta {
     /// A block with one neuron per entry of `v_init_mv` and `bias_mv` (same length), starting
     /// at tick `t0`.
-    pub fn new(p: LifParams, v_init_mv: &[f64], bias_mv: &[f64], t0: Tick) -> Result<Self, ParamError> {
+    pub fn new(
+        p: LifParams,
+        v_init_mv: &[f64],
+        bias_mv: &[f64],
+        t0: Tick,
+    ) -> Result<Self, ParamError> {
         p.validate()?;
         if p.t_ref.as_ms() > 60.0 * p.tau_m_ms {
-            return Err(ParamError::RefractoryTooLong { t_ref: p.t_ref, tau_m_ms: p.tau_m_ms });
+            return Err(ParamError::RefractoryTooLong {
+                t_ref: p.t_ref,
+                tau_m_ms: p.tau_m_ms,
+            });
         }
         assert_eq!(v_init_mv.len(), bias_mv.len());
-        let inv_tau_ticks = 1.0 / Tick::from_ms(p.tau_m_ms).map(|t| t.0.max(1) as f64).unwrap_or(f64::MAX);
+        let inv_tau_ticks = 1.0
+            / Tick::from_ms(p.tau_m_ms)
+                .map(|t| t.0.max(1) as f64)
+                .unwrap_or(f64::MAX);
         let epoch_len = Tick(((RENORM_TAUS / inv_tau_ticks) as i64).max(1));
         let v_inf: Vec<f32> = bias_mv.iter().map(|b| (p.v_rest_mv + b) as f32).collect();
-        let u = v_init_mv.iter().zip(&v_inf).map(|(v, vi)| (*v as f32) - vi).collect();
+        let u = v_init_mv
+            .iter()
+            .zip(&v_inf)
+            .map(|(v, vi)| (*v as f32) - vi)
+            .collect();
         Ok(LifDelta {
             p,
             inv_tau_ticks,
@@ -93,7 +108,11 @@ impl LifDelta {
         // u e^{-s/τ} = gap  =>  s = τ ln(u / gap)
         let s_ticks = ((self.u[i] / gap) as f64).ln() / self.inv_tau_ticks;
         let t = self.epoch.0 as f64 + s_ticks;
-        Crossing::At(if t >= i64::MAX as f64 { Tick::MAX } else { Tick(t.ceil() as i64) })
+        Crossing::At(if t >= i64::MAX as f64 {
+            Tick::MAX
+        } else {
+            Tick(t.ceil() as i64)
+        })
     }
 }
 
@@ -103,7 +122,14 @@ impl NeuronModel for LifDelta {
     }
 
     #[inline]
-    fn receive(&mut self, t: Tick, first: u32, targets: &[u32], weights: &[f32], touched: &mut Vec<u32>) {
+    fn receive(
+        &mut self,
+        t: Tick,
+        first: u32,
+        targets: &[u32],
+        weights: &[f32],
+        touched: &mut Vec<u32>,
+    ) {
         let f = self.factor(t);
         let v_th = self.p.v_th_mv as f32;
         for (&target, &w) in targets.iter().zip(weights) {
@@ -152,7 +178,11 @@ impl NeuronModel for LifDelta {
         let f = self.factor(t) as f64;
         for i in 0..self.u.len() {
             // A refractory neuron restarts from v_reset at ref_end: rescale u for that moment.
-            let fac = if t < self.ref_end[i] { self.factor_at(self.ref_end[i]) } else { f };
+            let fac = if t < self.ref_end[i] {
+                self.factor_at(self.ref_end[i])
+            } else {
+                f
+            };
             let v = self.v_inf[i] as f64 + self.u[i] as f64 / fac;
             self.v_inf[i] = (self.v_inf[i] as f64 + delta) as f32;
             self.u[i] = ((v - self.v_inf[i] as f64) * fac) as f32;
@@ -174,7 +204,13 @@ mod tests {
     use super::*;
 
     fn params() -> LifParams {
-        LifParams { tau_m_ms: 20.0, v_rest_mv: 0.0, v_reset_mv: 10.0, v_th_mv: 20.0, t_ref: Tick::from_ms(2.0).unwrap() }
+        LifParams {
+            tau_m_ms: 20.0,
+            v_rest_mv: 0.0,
+            v_reset_mv: 10.0,
+            v_th_mv: 20.0,
+            t_ref: Tick::from_ms(2.0).unwrap(),
+        }
     }
 
     #[test]
@@ -213,8 +249,14 @@ mod tests {
         let mut n = LifDelta::new(params(), &[0.0], &[30.0], Tick::ZERO).unwrap();
         let mut touched = vec![];
         n.add_bias(Tick::ZERO, 0.0, &mut touched);
-        let Crossing::At(t1) = n.check_threshold(0, Tick::ZERO) else { panic!() };
+        let Crossing::At(t1) = n.check_threshold(0, Tick::ZERO) else {
+            panic!()
+        };
         let exact = 20.0 * 3f64.ln();
-        assert!((t1.as_ms() - exact).abs() <= 1e-6, "{} vs {exact}", t1.as_ms());
+        assert!(
+            (t1.as_ms() - exact).abs() <= 1e-6,
+            "{} vs {exact}",
+            t1.as_ms()
+        );
     }
 }

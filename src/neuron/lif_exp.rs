@@ -27,10 +27,17 @@ pub struct ExpSynParams {
 impl ExpSynParams {
     /// Checks both are positive and differ from `tau_m`.
     pub fn validate(&self, tau_m_ms: f64) -> Result<(), ParamError> {
-        for (name, tau) in [("tau_syn_ex", self.tau_syn_ex_ms), ("tau_syn_in", self.tau_syn_in_ms)] {
+        for (name, tau) in [
+            ("tau_syn_ex", self.tau_syn_ex_ms),
+            ("tau_syn_in", self.tau_syn_in_ms),
+        ] {
             check_positive_ms(name, tau)?;
             if ((tau - tau_m_ms) / tau_m_ms).abs() < 1e-9 {
-                return Err(ParamError::TauSynEqualsTauM { name, tau_syn_ms: tau, tau_m_ms });
+                return Err(ParamError::TauSynEqualsTauM {
+                    name,
+                    tau_syn_ms: tau,
+                    tau_m_ms,
+                });
             }
         }
         Ok(())
@@ -58,14 +65,28 @@ pub struct LifExp {
 
 impl LifExp {
     /// A block with one neuron per entry of `v_init_mv` and `bias_mv`, starting at `t0`.
-    pub fn new(p: LifParams, syn: ExpSynParams, v_init_mv: &[f64], bias_mv: &[f64], t0: Tick) -> Result<Self, ParamError> {
+    pub fn new(
+        p: LifParams,
+        syn: ExpSynParams,
+        v_init_mv: &[f64],
+        bias_mv: &[f64],
+        t0: Tick,
+    ) -> Result<Self, ParamError> {
         p.validate()?;
         syn.validate(p.tau_m_ms)?;
         assert_eq!(v_init_mv.len(), bias_mv.len());
         Ok(LifExp {
             p,
             syn,
-            state: v_init_mv.iter().map(|&v| State { v, i_ex: 0.0, i_in: 0.0, t_last: t0 }).collect(),
+            state: v_init_mv
+                .iter()
+                .map(|&v| State {
+                    v,
+                    i_ex: 0.0,
+                    i_in: 0.0,
+                    t_last: t0,
+                })
+                .collect(),
             bias: bias_mv.to_vec(),
             ref_end: vec![Tick(i64::MIN); v_init_mv.len()],
         })
@@ -127,7 +148,10 @@ impl LifExp {
         let start = t.max(self.ref_end[i]);
         let s = self.advanced(i, start);
         let from = if start == t { 1 } else { 0 };
-        match self.distance_to_threshold(&s, self.bias[i]).first_crossing(from) {
+        match self
+            .distance_to_threshold(&s, self.bias[i])
+            .first_crossing(from)
+        {
             Some(k) => Crossing::At(start.saturating_add(Tick(k))),
             None => Crossing::Never,
         }
@@ -139,12 +163,23 @@ impl NeuronModel for LifExp {
         self.state.len()
     }
 
-    fn receive(&mut self, t: Tick, first: u32, targets: &[u32], weights: &[f32], touched: &mut Vec<u32>) {
+    fn receive(
+        &mut self,
+        t: Tick,
+        first: u32,
+        targets: &[u32],
+        weights: &[f32],
+        touched: &mut Vec<u32>,
+    ) {
         for (&target, &w) in targets.iter().zip(weights) {
             let i = (target - first) as usize;
             self.advance_to(i, t);
             let s = &mut self.state[i];
-            if w >= 0.0 { s.i_ex += w as f64 } else { s.i_in += w as f64 }
+            if w >= 0.0 {
+                s.i_ex += w as f64
+            } else {
+                s.i_in += w as f64
+            }
             touched.push(i as u32);
         }
     }
@@ -185,8 +220,17 @@ mod tests {
 
     #[test]
     fn closed_form_matches_fine_euler_integration() {
-        let p = LifParams { tau_m_ms: 10.0, v_rest_mv: -65.0, v_reset_mv: -70.0, v_th_mv: 0.0, t_ref: Tick::ZERO };
-        let syn = ExpSynParams { tau_syn_ex_ms: 2.0, tau_syn_in_ms: 5.0 };
+        let p = LifParams {
+            tau_m_ms: 10.0,
+            v_rest_mv: -65.0,
+            v_reset_mv: -70.0,
+            v_th_mv: 0.0,
+            t_ref: Tick::ZERO,
+        };
+        let syn = ExpSynParams {
+            tau_syn_ex_ms: 2.0,
+            tau_syn_in_ms: 5.0,
+        };
         let mut n = LifExp::new(p, syn, &[-65.0], &[3.0], Tick::ZERO).unwrap();
         let mut touched = vec![];
         n.receive(Tick::ZERO, 0, &[0], &[20.0], &mut touched);

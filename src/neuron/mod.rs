@@ -107,13 +107,21 @@ pub enum ParamError {
 
 /// `Ok` if `value` is finite, else [`ParamError::NotFinite`] naming the parameter.
 pub fn check_finite(name: &'static str, value: f64) -> Result<(), ParamError> {
-    if value.is_finite() { Ok(()) } else { Err(ParamError::NotFinite { name, value }) }
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(ParamError::NotFinite { name, value })
+    }
 }
 
 /// `Ok` if `value` is a finite positive time [ms], else an error naming the parameter.
 pub fn check_positive_ms(name: &'static str, value: f64) -> Result<(), ParamError> {
     check_finite(name, value)?;
-    if value > 0.0 { Ok(()) } else { Err(ParamError::NonPositiveTime { name, value }) }
+    if value > 0.0 {
+        Ok(())
+    } else {
+        Err(ParamError::NonPositiveTime { name, value })
+    }
 }
 
 impl LifParams {
@@ -158,7 +166,14 @@ pub trait NeuronModel: Send + std::fmt::Debug {
     /// Applies inputs arriving at tick `t`: `weights[k]` to neuron `targets[k] - first`.
     /// Pushes onto `touched` every neuron whose threshold or prediction must be re-examined at
     /// `t` (duplicates allowed). Inputs during refractoriness follow the model's rule.
-    fn receive(&mut self, t: Tick, first: u32, targets: &[u32], weights: &[f32], touched: &mut Vec<u32>);
+    fn receive(
+        &mut self,
+        t: Tick,
+        first: u32,
+        targets: &[u32],
+        weights: &[f32],
+        touched: &mut Vec<u32>,
+    );
 
     /// Threshold phase at `t` for neuron `i`, after all of `t`'s inputs: fire now, or when.
     fn check_threshold(&mut self, i: u32, t: Tick) -> Crossing;
@@ -221,7 +236,14 @@ impl NeuronModel for ModelBlock {
         dispatch!(self, m => m.accepts_input())
     }
     #[inline]
-    fn receive(&mut self, t: Tick, first: u32, targets: &[u32], weights: &[f32], touched: &mut Vec<u32>) {
+    fn receive(
+        &mut self,
+        t: Tick,
+        first: u32,
+        targets: &[u32],
+        weights: &[f32],
+        touched: &mut Vec<u32>,
+    ) {
         dispatch!(self, m => m.receive(t, first, targets, weights, touched))
     }
     fn check_threshold(&mut self, i: u32, t: Tick) -> Crossing {

@@ -1,0 +1,213 @@
+//! One block of neurons and its local event streams: the unit of work inside a window.
+
+use super::Counters;
+use crate::Spike;
+use crate::network::Connectivity;
+use crate::neuron::{Crossing, ModelBlock, NeuronModel};
+use crate::time::Tick;
+use priority_queue::PriorityQueue;
+use rand::RngExt;
+use rand_distr::{Distribution, Exp1};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use std::cmp::Reverse;
+
+/// Spikes of one delay group that land in one block: synapses `start..end`, all at `tick`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Segment {
+    pub tick: Tick,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A merged Poisson stream into the neurons of one block (see [`crate::network::DriveKind`]).
+#[derive(Debug)]
+pub(crate) struct DriveStream {
+    rng: Xoshiro256PlusPlus,
+    /// Mean gap between events of the merged stream [ticks] = 1 / (block size · rate).
+    mean_gap_ticks: f64,
+    /// Continuous time of the next event [ticks]; it lands on the first tick at or after it.
+    next_exact: f64,
+    pub next: Tick,
+    pub target: u32,
+    pub weight: f32,
+    n: u32,
+    stop: Tick,
+}
+
+impl DriveStream {
+    pub fn new(
+        rng: Xoshiro256PlusPlus,
+        n: u32,
+        rate_hz: f64,
+        weight_mv: f64,
+        start: Tick,
+        stop: Tick,
+    ) -> Self {
+        let total_per_tick = n as f64 * rate_hz / 1e9;
+        let mut d = DriveStream {
+            rng,
+            mean_gap_ticks: if total_per_tick > 0.0 {
+                1.0 / total_per_tick
+            } else {
+                f64::INFINITY
+            },
+            next_exact: start.0 as f64,
+            next: Tick::MAX,
+            target: 0,
+            weight: weight_mv as f32,
+            n,
+            stop,
+        };
+        d.advance();
+        d
+    }
+
+    #[inline]
+    pub fn advance(&mut self) {
+        let e: f64 = Exp1.sample(&mut self.rng);
+        self.next_exact += self.mean_gap_ticks * e;
+        let t = self.next_exact.ceil();
+        if t < self.stop.0 as f64 && self.n > 0 {
+            self.next = Tick(t as i64);
+            self.target = self.rng.random_range(0..self.n);
+        } else {
+            self.next = Tick::MAX;
+        }
+    }
+}
+
+/// A block: consecutive neurons of one population, with everything that happens to them
+/// except recurrent spikes (which arrive as segments).
+#[derive(Debug)]
+pub(crate) struct Block {
+    pub pop: usize,
+    pub first: u32,
+    pub end: u32,
+    pub model: ModelBlock,
+    /// Predicted threshold crossings (and generators' next spikes), keyed (tick, neuron).
+    pub crossings: PriorityQueue<u32, Reverse<(Tick, u32)>>,
+    pub drives: Vec<DriveStream>,
+    /// Bias steps (tick, change), in time order.
+    pub dc: Vec<(Tick, f64)>,
+    pub dc_next: usize,
+    pub touched: Vec<u32>,
+    pub counters: Counters,
+}
+
+impl Block {
+    /// The next tick at which something happens here without recurrent input.
+    pub fn next_time(&self) -> Tick {
+        let mut t = self
+            .crossings
+            .peek()
+            .map_or(Tick::MAX, |(_, Reverse((t, _)))| *t);
+        for d in &self.drives {
+            t = t.min(d.next);
+        }
+        if let Some(&(td, _)) = self.dc.get(self.dc_next) {
+            t = t.min(td);
+        }
+        t
+    }
+
+    /// Records neuron `i`'s next crossing as seen at tick `now`.
+    pub fn set_crossing(&mut self, i: u32, c: Crossing, now: Tick) {
+        let c = match c {
+            // A model that is still above threshold right after firing fires again one tick
+            // later: a neuron fires at most once per tick.
+            Crossing::Now => Crossing::At(now + Tick::ONE),
+            c => c,
+        };
+        match c {
+            Crossing::At(t) => {
+                self.counters.predictions += 1;
+                let p = Reverse((t, i));
+                if self.crossings.change_priority(&i, p).is_none() {
+                    self.crossings.push(i, p);
+                }
+            }
+            Crossing::Now | Crossing::Never => {
+                self.crossings.remove(&i);
+            }
+        }
+    }
+
+    /// Processes everything in this block before `w_end`, tick by tick: deliver (bias steps,
+    /// drive events, then recurrent segments in (source, group) order), then threshold
+    /// (touched neurons and due crossings, in neuron order), then fire.
+    pub fn process(
+        &mut self,
+        segs: &[Segment],
+        conn: &Connectivity,
+        w_end: Tick,
+        emitted: &mut Vec<Spike>,
+    ) {
+        let mut si = 0;
+        loop {
+            let t_seg = segs.get(si).map_or(Tick::MAX, |s| s.tick);
+            let t = t_seg.min(self.next_time());
+            if t >= w_end {
+                break;
+            }
+            self.touched.clear();
+            while let Some(&(td, amp)) = self.dc.get(self.dc_next) {
+                if td != t {
+                    break;
+                }
+                self.model.add_bias(t, amp, &mut self.touched);
+                self.dc_next += 1;
+            }
+            for d in &mut self.drives {
+                while d.next == t {
+                    self.model
+                        .receive(t, 0, &[d.target], &[d.weight], &mut self.touched);
+                    self.counters.drive_events += 1;
+                    d.advance();
+                }
+            }
+            while let Some(s) = segs.get(si) {
+                if s.tick != t {
+                    break;
+                }
+                self.model.receive(
+                    t,
+                    self.first,
+                    &conn.targets[s.start..s.end],
+                    &conn.weights[s.start..s.end],
+                    &mut self.touched,
+                );
+                self.counters.synaptic_events += (s.end - s.start) as u64;
+                si += 1;
+            }
+            while let Some((&i, &Reverse((tc, _)))) = self.crossings.peek() {
+                if tc != t {
+                    debug_assert!(tc > t, "a predicted crossing was skipped");
+                    break;
+                }
+                self.crossings.pop();
+                self.touched.push(i);
+            }
+            if self.touched.is_empty() {
+                continue;
+            }
+            let mut touched = std::mem::take(&mut self.touched);
+            touched.sort_unstable();
+            touched.dedup();
+            for &i in &touched {
+                let c = match self.model.check_threshold(i, t) {
+                    Crossing::Now => {
+                        emitted.push(Spike {
+                            tick: t,
+                            neuron: self.first + i,
+                        });
+                        self.counters.spikes += 1;
+                        self.model.fire(i, t)
+                    }
+                    c => c,
+                };
+                self.set_crossing(i, c, t);
+            }
+            self.touched = touched;
+        }
+    }
+}

@@ -1,0 +1,645 @@
+//! Model files: the TOML description of a network, with units written out.
+//!
+//! Owns: the file schema (serde types), unit parsing ([`quantity`]) and validation with
+//! positions: every error names the file, the line and the column, and what is wrong. Output
+//! is a plain [`crate::network::NetworkDef`] plus run settings. Must not touch: connectivity
+//! generation, simulation. The schema is documented in the README's model-file reference.
+
+pub mod quantity;
+
+use crate::network::{
+    ConnectRule, Dist, DriveDef, DriveKind, NetworkDef, NeuronKind, PopulationDef, ProjectionDef,
+};
+use crate::neuron::LifParams;
+use crate::neuron::iaf::IafParams;
+use crate::neuron::lif_adaptive::AdaptationParams;
+use crate::neuron::lif_exp::ExpSynParams;
+use crate::time::Tick;
+use quantity::{DistSpec, Quantity, RateDim, SlopeDim, TimeDim, VoltageDim};
+use serde::Deserialize;
+use std::ops::Range;
+use toml::Spanned;
+
+type Time = Quantity<TimeDim>;
+type Voltage = Quantity<VoltageDim>;
+
+/// A model-file error with its position. Fatal for that file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{origin}:{line}:{column}: {message}")]
+pub struct SpecError {
+    /// The file name (or `<string>`).
+    pub origin: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A parsed, validated model file.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The network description.
+    pub network: NetworkDef,
+    /// Default simulated duration.
+    pub duration: Tick,
+    /// Default seed.
+    pub seed: u64,
+    /// Free-form name (defaults to the file name).
+    pub name: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileSpec {
+    simulation: Option<SimulationSpec>,
+    #[serde(default)]
+    population: Vec<PopulationSpec>,
+    #[serde(default)]
+    drive: Vec<DriveSpec>,
+    #[serde(default)]
+    projection: Vec<ProjectionSpec>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct SimulationSpec {
+    name: Option<String>,
+    duration: Option<Spanned<Time>>,
+    seed: Option<u64>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct PopulationSpec {
+    name: Spanned<String>,
+    size: Spanned<u32>,
+    model: Spanned<String>,
+    tau_m: Option<Spanned<Time>>,
+    v_rest: Option<Spanned<Voltage>>,
+    v_reset: Option<Spanned<Voltage>>,
+    v_th: Option<Spanned<Voltage>>,
+    t_ref: Option<Spanned<Time>>,
+    v_init: Option<Spanned<DistSpec<VoltageDim>>>,
+    bias: Option<Spanned<toml::Value>>,
+    tau_syn_ex: Option<Spanned<Time>>,
+    tau_syn_in: Option<Spanned<Time>>,
+    theta_plus: Option<Spanned<Voltage>>,
+    tau_theta: Option<Spanned<Time>>,
+    rate: Option<Spanned<Quantity<RateDim>>>,
+    period: Option<Spanned<Time>>,
+    start: Option<Spanned<Time>>,
+    stop: Option<Spanned<Time>>,
+    times: Option<Spanned<Vec<Vec<Time>>>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct DriveSpec {
+    target: Spanned<String>,
+    kind: Spanned<String>,
+    rate: Option<Spanned<Quantity<RateDim>>>,
+    weight: Option<Spanned<Voltage>>,
+    amplitude: Option<Spanned<toml::Value>>,
+    start: Option<Spanned<Time>>,
+    stop: Option<Spanned<Time>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ProjectionSpec {
+    from: Spanned<String>,
+    to: Spanned<String>,
+    rule: Spanned<String>,
+    p: Option<Spanned<f64>>,
+    indegree: Option<Spanned<u32>>,
+    outdegree: Option<Spanned<u32>>,
+    pairs: Option<Spanned<Vec<(u32, u32)>>>,
+    weight: Spanned<DistSpec<VoltageDim>>,
+    delay: Spanned<DistSpec<TimeDim>>,
+    autapses: Option<bool>,
+    multapses: Option<bool>,
+}
+
+/// Where spans become line:column.
+struct Ctx<'a> {
+    origin: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, span: Range<usize>, message: impl Into<String>) -> SpecError {
+        let at = span.start.min(self.text.len());
+        let before = &self.text[..at];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        SpecError {
+            origin: self.origin.to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+fn ms_to_tick(ctx: &Ctx, q: &Spanned<Time>, what: &str) -> Result<Tick, SpecError> {
+    Tick::from_ms(q.get_ref().0).map_err(|e| ctx.err(q.span(), format!("{what}: {e}")))
+}
+
+/// Parses and validates a model file's text. `origin` names it in errors.
+pub fn parse_model(text: &str, origin: &str) -> Result<Model, SpecError> {
+    let ctx = Ctx { origin, text };
+    let file: FileSpec = toml::from_str(text)
+        .map_err(|e| ctx.err(e.span().unwrap_or(0..0), e.message().to_string()))?;
+    let mut net = NetworkDef::default();
+    let names: Vec<&str> = file
+        .population
+        .iter()
+        .map(|p| p.name.get_ref().as_str())
+        .collect();
+    for (i, p) in file.population.iter().enumerate() {
+        if names[..i].contains(&p.name.get_ref().as_str()) {
+            return Err(ctx.err(
+                p.name.span(),
+                format!("a population named `{}` already exists", p.name.get_ref()),
+            ));
+        }
+        net.populations.push(population(&ctx, p)?);
+    }
+    let lookup = |n: &Spanned<String>| {
+        names.iter().position(|x| x == n.get_ref()).ok_or_else(|| {
+            ctx.err(
+                n.span(),
+                format!(
+                    "unknown population `{}` (populations: {})",
+                    n.get_ref(),
+                    names.join(", ")
+                ),
+            )
+        })
+    };
+    for d in &file.drive {
+        let target = lookup(&d.target)?;
+        let start = d
+            .start
+            .as_ref()
+            .map(|s| ms_to_tick(&ctx, s, "start"))
+            .transpose()?
+            .unwrap_or(Tick::ZERO);
+        let stop = d
+            .stop
+            .as_ref()
+            .map(|s| ms_to_tick(&ctx, s, "stop"))
+            .transpose()?
+            .unwrap_or(Tick::MAX);
+        if stop < start {
+            return Err(ctx.err(
+                d.stop.as_ref().map_or(d.kind.span(), |s| s.span()),
+                "stop is before start",
+            ));
+        }
+        let kind = match d.kind.get_ref().as_str() {
+            "poisson" => {
+                let rate = d
+                    .rate
+                    .as_ref()
+                    .ok_or_else(|| ctx.err(d.kind.span(), "a poisson drive needs `rate`"))?;
+                if rate.get_ref().0 < 0.0 {
+                    return Err(ctx.err(rate.span(), "rate must not be negative"));
+                }
+                let weight = d
+                    .weight
+                    .as_ref()
+                    .ok_or_else(|| ctx.err(d.kind.span(), "a poisson drive needs `weight`"))?;
+                if d.amplitude.is_some() {
+                    return Err(ctx.err(d.kind.span(), "`amplitude` belongs to dc drives"));
+                }
+                DriveKind::Poisson {
+                    rate_hz: rate.get_ref().0,
+                    weight_mv: weight.get_ref().0,
+                }
+            }
+            "dc" => {
+                let a = d
+                    .amplitude
+                    .as_ref()
+                    .ok_or_else(|| ctx.err(d.kind.span(), "a dc drive needs `amplitude`"))?;
+                if d.rate.is_some() || d.weight.is_some() {
+                    return Err(ctx.err(
+                        d.kind.span(),
+                        "`rate` and `weight` belong to poisson drives",
+                    ));
+                }
+                let model = &net.populations[target].kind;
+                DriveKind::Dc {
+                    amplitude: bias_value(&ctx, a, model)?,
+                }
+            }
+            other => {
+                return Err(ctx.err(
+                    d.kind.span(),
+                    format!("unknown drive kind `{other}` (use poisson or dc)"),
+                ));
+            }
+        };
+        if net.populations[target].kind.is_generator() {
+            return Err(ctx.err(
+                d.target.span(),
+                format!(
+                    "population `{}` is a generator and accepts no input",
+                    d.target.get_ref()
+                ),
+            ));
+        }
+        net.drives.push(DriveDef {
+            target,
+            kind,
+            start,
+            stop,
+        });
+    }
+    for pr in &file.projection {
+        let from = lookup(&pr.from)?;
+        let to = lookup(&pr.to)?;
+        if net.populations[to].kind.is_generator() {
+            return Err(ctx.err(
+                pr.to.span(),
+                format!(
+                    "population `{}` is a generator and accepts no input",
+                    pr.to.get_ref()
+                ),
+            ));
+        }
+        let rule_keys = [
+            ("p", pr.p.as_ref().map(|s| s.span())),
+            ("indegree", pr.indegree.as_ref().map(|s| s.span())),
+            ("outdegree", pr.outdegree.as_ref().map(|s| s.span())),
+            ("pairs", pr.pairs.as_ref().map(|s| s.span())),
+        ];
+        let needs = match pr.rule.get_ref().as_str() {
+            "all_to_all" | "one_to_one" => None,
+            "fixed_probability" => Some("p"),
+            "fixed_indegree" => Some("indegree"),
+            "fixed_outdegree" => Some("outdegree"),
+            "list" => Some("pairs"),
+            other => {
+                return Err(ctx.err(pr.rule.span(), format!("unknown rule `{other}` (use all_to_all, one_to_one, fixed_probability, fixed_indegree, fixed_outdegree or list)")));
+            }
+        };
+        for (key, span) in rule_keys {
+            match span {
+                Some(s) if Some(key) != needs => {
+                    return Err(ctx.err(
+                        s,
+                        format!("`{key}` does not apply to rule `{}`", pr.rule.get_ref()),
+                    ));
+                }
+                None if Some(key) == needs => {
+                    return Err(ctx.err(
+                        pr.rule.span(),
+                        format!("rule `{}` needs `{key}`", pr.rule.get_ref()),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let rule = match pr.rule.get_ref().as_str() {
+            "all_to_all" => ConnectRule::AllToAll,
+            "one_to_one" => ConnectRule::OneToOne,
+            "fixed_probability" => {
+                let p = pr.p.as_ref().expect("checked");
+                if !(0.0..=1.0).contains(p.get_ref()) {
+                    return Err(ctx.err(
+                        p.span(),
+                        format!("probability {} is outside [0, 1]", p.get_ref()),
+                    ));
+                }
+                ConnectRule::FixedProbability(*p.get_ref())
+            }
+            "fixed_indegree" => {
+                ConnectRule::FixedIndegree(*pr.indegree.as_ref().expect("checked").get_ref())
+            }
+            "fixed_outdegree" => {
+                ConnectRule::FixedOutdegree(*pr.outdegree.as_ref().expect("checked").get_ref())
+            }
+            _ => ConnectRule::List(pr.pairs.as_ref().expect("checked").get_ref().clone()),
+        };
+        let delay = pr.delay.get_ref().to_dist();
+        let min_delay = delay.lower_bound();
+        if Tick::from_ms(min_delay).map_or(true, |t| t < Tick::ONE) {
+            return Err(ctx.err(pr.delay.span(), format!("delay must be at least one tick (1 ns); this one can be {min_delay} ms (give a normal distribution a `min`)")));
+        }
+        let weight = pr.weight.get_ref().to_dist();
+        for (d, span, what) in [
+            (&weight, pr.weight.span(), "weight"),
+            (&delay, pr.delay.span(), "delay"),
+        ] {
+            if !d.is_well_formed() {
+                return Err(ctx.err(
+                    span,
+                    format!("{what}: bounds out of order or a negative std"),
+                ));
+            }
+        }
+        net.projections.push(ProjectionDef {
+            from,
+            to,
+            rule,
+            weight_mv: weight,
+            delay_ms: delay,
+            allow_autapses: pr.autapses.unwrap_or(false),
+            allow_multapses: pr.multapses.unwrap_or(true),
+        });
+    }
+    // Structural checks that need sizes (degrees, list ranges) run at build time: map them
+    // back to their projection's line.
+    let sim = file.simulation.as_ref();
+    let duration = match sim.and_then(|s| s.duration.as_ref()) {
+        Some(d) => {
+            let t = ms_to_tick(&ctx, d, "duration")?;
+            if t <= Tick::ZERO {
+                return Err(ctx.err(d.span(), "duration must be positive"));
+            }
+            t
+        }
+        None => Tick::from_ms(1000.0).expect("constant"),
+    };
+    Ok(Model {
+        network: net,
+        duration,
+        seed: sim.and_then(|s| s.seed).unwrap_or(1),
+        name: sim.and_then(|s| s.name.clone()),
+    })
+}
+
+/// The bias of a population or the amplitude of a dc drive: a potential [mV] for leaky
+/// models, a slope [mV/ms] for `iaf_nonleaky`.
+fn bias_value(ctx: &Ctx, v: &Spanned<toml::Value>, kind: &NeuronKind) -> Result<f64, SpecError> {
+    let toml::Value::String(s) = v.get_ref() else {
+        return Err(ctx.err(v.span(), "expected a quantity string like \"1 mV\""));
+    };
+    let r = if matches!(kind, NeuronKind::NonLeakyIaf(_)) {
+        Quantity::<SlopeDim>::parse(s).map(|q| q.0)
+    } else {
+        Quantity::<VoltageDim>::parse(s).map(|q| q.0)
+    };
+    r.map_err(|e| ctx.err(v.span(), e))
+}
+
+fn bias_dist(ctx: &Ctx, v: &Spanned<toml::Value>, kind: &NeuronKind) -> Result<Dist, SpecError> {
+    if let toml::Value::String(_) = v.get_ref() {
+        return Ok(Dist::Const(bias_value(ctx, v, kind)?));
+    }
+    let d = if matches!(kind, NeuronKind::NonLeakyIaf(_)) {
+        v.get_ref()
+            .clone()
+            .try_into::<DistSpec<SlopeDim>>()
+            .map(|d| d.to_dist())
+    } else {
+        v.get_ref()
+            .clone()
+            .try_into::<DistSpec<VoltageDim>>()
+            .map(|d| d.to_dist())
+    };
+    d.map_err(|e| ctx.err(v.span(), e.message().to_string()))
+}
+
+fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError> {
+    let model = p.model.get_ref().as_str();
+    // Which optional keys each model takes.
+    let lif = [
+        "tau_m", "v_rest", "v_reset", "v_th", "t_ref", "v_init", "bias",
+    ];
+    let allowed: Vec<&str> = match model {
+        "lif_delta" => lif.to_vec(),
+        "lif_exp" => [&lif[..], &["tau_syn_ex", "tau_syn_in"]].concat(),
+        "lif_adaptive" => [&lif[..], &["theta_plus", "tau_theta"]].concat(),
+        "iaf_nonleaky" => vec!["v_reset", "v_th", "t_ref", "v_init", "bias"],
+        "poisson" => vec!["rate", "start", "stop"],
+        "regular" => vec!["period", "start", "stop"],
+        "spike_times" => vec!["times"],
+        other => {
+            return Err(ctx.err(p.model.span(), format!("unknown model `{other}` (use lif_delta, lif_exp, lif_adaptive, iaf_nonleaky, poisson, regular or spike_times)")));
+        }
+    };
+    let present: [(&str, Option<Range<usize>>); 17] = [
+        ("tau_m", p.tau_m.as_ref().map(|s| s.span())),
+        ("v_rest", p.v_rest.as_ref().map(|s| s.span())),
+        ("v_reset", p.v_reset.as_ref().map(|s| s.span())),
+        ("v_th", p.v_th.as_ref().map(|s| s.span())),
+        ("t_ref", p.t_ref.as_ref().map(|s| s.span())),
+        ("v_init", p.v_init.as_ref().map(|s| s.span())),
+        ("bias", p.bias.as_ref().map(|s| s.span())),
+        ("tau_syn_ex", p.tau_syn_ex.as_ref().map(|s| s.span())),
+        ("tau_syn_in", p.tau_syn_in.as_ref().map(|s| s.span())),
+        ("theta_plus", p.theta_plus.as_ref().map(|s| s.span())),
+        ("tau_theta", p.tau_theta.as_ref().map(|s| s.span())),
+        ("rate", p.rate.as_ref().map(|s| s.span())),
+        ("period", p.period.as_ref().map(|s| s.span())),
+        ("start", p.start.as_ref().map(|s| s.span())),
+        ("stop", p.stop.as_ref().map(|s| s.span())),
+        ("times", p.times.as_ref().map(|s| s.span())),
+        ("size", None),
+    ];
+    for (key, span) in &present {
+        if let Some(span) = span
+            && !allowed.contains(key)
+        {
+            return Err(ctx.err(
+                span.clone(),
+                format!(
+                    "`{key}` is not a parameter of model `{model}` (it takes: {})",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+    }
+    let need = |v: &Option<Spanned<Voltage>>, key: &str| -> Result<f64, SpecError> {
+        v.as_ref()
+            .map(|s| s.get_ref().0)
+            .ok_or_else(|| ctx.err(p.model.span(), format!("model `{model}` needs `{key}`")))
+    };
+    let need_time = |v: &Option<Spanned<Time>>, key: &str| -> Result<f64, SpecError> {
+        let s = v
+            .as_ref()
+            .ok_or_else(|| ctx.err(p.model.span(), format!("model `{model}` needs `{key}`")))?;
+        if s.get_ref().0 <= 0.0 {
+            return Err(ctx.err(s.span(), format!("{key} must be positive")));
+        }
+        Ok(s.get_ref().0)
+    };
+    let t_ref = match &p.t_ref {
+        Some(t) => {
+            if t.get_ref().0 < 0.0 {
+                return Err(ctx.err(t.span(), "t_ref must not be negative"));
+            }
+            ms_to_tick(ctx, t, "t_ref")?
+        }
+        None => Tick::ZERO,
+    };
+    let start = p
+        .start
+        .as_ref()
+        .map(|s| ms_to_tick(ctx, s, "start"))
+        .transpose()?
+        .unwrap_or(Tick::ZERO);
+    let stop = p
+        .stop
+        .as_ref()
+        .map(|s| ms_to_tick(ctx, s, "stop"))
+        .transpose()?
+        .unwrap_or(Tick::MAX);
+    let lif_params = || -> Result<LifParams, SpecError> {
+        let lp = LifParams {
+            tau_m_ms: need_time(&p.tau_m, "tau_m")?,
+            v_rest_mv: need(&p.v_rest, "v_rest")?,
+            v_reset_mv: need(&p.v_reset, "v_reset")?,
+            v_th_mv: need(&p.v_th, "v_th")?,
+            t_ref,
+        };
+        lp.validate()
+            .map_err(|e| ctx.err(p.model.span(), e.to_string()))?;
+        Ok(lp)
+    };
+    let kind = match model {
+        "lif_delta" => NeuronKind::LifDelta(lif_params()?),
+        "lif_exp" => {
+            let lp = lif_params()?;
+            let syn = ExpSynParams {
+                tau_syn_ex_ms: need_time(&p.tau_syn_ex, "tau_syn_ex")?,
+                tau_syn_in_ms: need_time(&p.tau_syn_in, "tau_syn_in")?,
+            };
+            syn.validate(lp.tau_m_ms)
+                .map_err(|e| ctx.err(p.model.span(), e.to_string()))?;
+            NeuronKind::LifExp(lp, syn)
+        }
+        "lif_adaptive" => NeuronKind::LifAdaptive(
+            lif_params()?,
+            AdaptationParams {
+                theta_plus_mv: need(&p.theta_plus, "theta_plus")?,
+                tau_theta_ms: need_time(&p.tau_theta, "tau_theta")?,
+            },
+        ),
+        "iaf_nonleaky" => {
+            let ip = IafParams {
+                v_reset_mv: need(&p.v_reset, "v_reset")?,
+                v_th_mv: need(&p.v_th, "v_th")?,
+                t_ref,
+            };
+            if ip.v_reset_mv >= ip.v_th_mv {
+                return Err(ctx.err(p.model.span(), "v_reset must be below v_th"));
+            }
+            NeuronKind::NonLeakyIaf(ip)
+        }
+        "poisson" => {
+            let r = p
+                .rate
+                .as_ref()
+                .ok_or_else(|| ctx.err(p.model.span(), "model `poisson` needs `rate`"))?;
+            if r.get_ref().0 < 0.0 {
+                return Err(ctx.err(r.span(), "rate must not be negative"));
+            }
+            NeuronKind::Poisson {
+                rate_hz: r.get_ref().0,
+                start,
+                stop,
+            }
+        }
+        "regular" => {
+            let period = p
+                .period
+                .as_ref()
+                .ok_or_else(|| ctx.err(p.model.span(), "model `regular` needs `period`"))?;
+            let period_t = ms_to_tick(ctx, period, "period")?;
+            if period_t < Tick::ONE {
+                return Err(ctx.err(period.span(), "period must be at least one tick"));
+            }
+            NeuronKind::Regular {
+                period: period_t,
+                start,
+                stop,
+            }
+        }
+        _ => {
+            let times = p.times.as_ref().ok_or_else(|| {
+                ctx.err(
+                    p.model.span(),
+                    "model `spike_times` needs `times` (one list per neuron)",
+                )
+            })?;
+            if times.get_ref().len() > *p.size.get_ref() as usize {
+                return Err(ctx.err(
+                    times.span(),
+                    format!(
+                        "{} lists of times for {} neurons",
+                        times.get_ref().len(),
+                        p.size.get_ref()
+                    ),
+                ));
+            }
+            let mut lists = Vec::new();
+            for list in times.get_ref() {
+                let mut ticks = Vec::with_capacity(list.len());
+                for q in list {
+                    let t = Tick::from_ms(q.0).map_err(|e| ctx.err(times.span(), e.to_string()))?;
+                    if t < Tick::ZERO {
+                        return Err(ctx.err(times.span(), "spike times must not be negative"));
+                    }
+                    ticks.push(t);
+                }
+                lists.push(ticks);
+            }
+            NeuronKind::SpikeTimes(lists)
+        }
+    };
+    let v_init = match &p.v_init {
+        Some(v) => {
+            let d = v.get_ref().to_dist();
+            if !d.is_well_formed() {
+                return Err(ctx.err(v.span(), "v_init: bounds out of order or a negative std"));
+            }
+            d
+        }
+        None => Dist::Const(match &kind {
+            NeuronKind::LifDelta(lp)
+            | NeuronKind::LifExp(lp, _)
+            | NeuronKind::LifAdaptive(lp, _) => lp.v_rest_mv,
+            NeuronKind::NonLeakyIaf(ip) => ip.v_reset_mv,
+            _ => 0.0,
+        }),
+    };
+    let bias = match &p.bias {
+        Some(b) => {
+            let d = bias_dist(ctx, b, &kind)?;
+            if !d.is_well_formed() {
+                return Err(ctx.err(b.span(), "bias: bounds out of order or a negative std"));
+            }
+            d
+        }
+        None => Dist::Const(0.0),
+    };
+    Ok(PopulationDef {
+        name: p.name.get_ref().clone(),
+        size: *p.size.get_ref(),
+        kind,
+        v_init_mv: v_init,
+        bias,
+    })
+}
+
+/// Reads and parses a model file.
+pub fn load_model(path: &std::path::Path) -> Result<Model, SpecError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+        origin: origin.clone(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read: {e}"),
+    })?;
+    let mut m = parse_model(&text, &origin)?;
+    if m.name.is_none() {
+        m.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    }
+    Ok(m)
+}
