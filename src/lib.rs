@@ -25,4 +25,5 @@ pub mod network;
 pub mod neuron;
 pub mod record;
 pub mod rng;
+pub mod run;
 pub mod spec;

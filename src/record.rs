@@ -146,3 +146,93 @@ impl SpikeSink for SpikeStats {
         Ok(())
     }
 }
+
+/// Writes spikes as CSV (`neuron,time_ms`, times exact to the nanosecond) to any writer.
+#[derive(Debug)]
+pub struct CsvSpikeWriter<W: std::io::Write> {
+    out: W,
+    line: String,
+}
+
+impl<W: std::io::Write> CsvSpikeWriter<W> {
+    /// Writes the header line and returns the writer.
+    pub fn new(mut out: W) -> std::io::Result<Self> {
+        out.write_all(b"neuron,time_ms\n")?;
+        Ok(CsvSpikeWriter {
+            out,
+            line: String::new(),
+        })
+    }
+
+    /// Appends spikes.
+    pub fn write(&mut self, spikes: &[Spike]) -> std::io::Result<()> {
+        use std::fmt::Write as _;
+        for s in spikes {
+            self.line.clear();
+            let _ = write!(self.line, "{},", s.neuron);
+            let _ = s.tick.fmt_ms_exact(&mut self.line);
+            self.line.push('\n');
+            self.out.write_all(self.line.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and returns the inner writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// A sink that hands spike batches to a writer thread over a bounded crossbeam channel, so
+/// file output overlaps simulation and memory stays bounded (at most `capacity` batches wait).
+#[derive(Debug)]
+pub struct ThreadedSink {
+    tx: Option<crossbeam::channel::Sender<Vec<Spike>>>,
+    handle: Option<std::thread::JoinHandle<Result<u64, String>>>,
+}
+
+impl ThreadedSink {
+    /// Spawns the writer thread; `write` is called with each batch in order, and once more
+    /// with an empty batch when the channel closes (the moment to flush).
+    pub fn spawn<F>(capacity: usize, mut write: F) -> Self
+    where
+        F: FnMut(&[Spike]) -> Result<(), String> + Send + 'static,
+    {
+        let (tx, rx) = crossbeam::channel::bounded::<Vec<Spike>>(capacity);
+        let handle = std::thread::spawn(move || {
+            let mut n = 0u64;
+            for batch in rx {
+                write(&batch)?;
+                n += batch.len() as u64;
+            }
+            write(&[])?;
+            Ok(n)
+        });
+        ThreadedSink {
+            tx: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Closes the channel, waits for the writer and returns the number of spikes written.
+    pub fn finish(mut self) -> Result<u64, String> {
+        drop(self.tx.take());
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err("the writer thread panicked".into()),
+            None => Ok(0),
+        }
+    }
+}
+
+impl SpikeSink for ThreadedSink {
+    fn record(&mut self, spikes: &[Spike]) -> Result<(), String> {
+        if spikes.is_empty() {
+            return Ok(());
+        }
+        let tx = self.tx.as_ref().ok_or("sink already finished")?;
+        tx.send(spikes.to_vec())
+            .map_err(|_| "the writer thread stopped (see its error)".to_string())
+    }
+}
