@@ -287,22 +287,26 @@ pub fn parse_model(text: &str, origin: &str) -> Result<Model, SpecError> {
                 return Err(ctx.err(pr.rule.span(), format!("unknown rule `{other}` (use all_to_all, one_to_one, fixed_probability, fixed_indegree, fixed_outdegree or list)")));
             }
         };
-        for (key, span) in rule_keys {
-            match span {
-                Some(s) if Some(key) != needs => {
-                    return Err(ctx.err(
-                        s,
-                        format!("`{key}` does not apply to rule `{}`", pr.rule.get_ref()),
-                    ));
-                }
-                None if Some(key) == needs => {
-                    return Err(ctx.err(
-                        pr.rule.span(),
-                        format!("rule `{}` needs `{key}`", pr.rule.get_ref()),
-                    ));
-                }
-                _ => {}
+        // Stray keys first: a misspelt rule name otherwise reads as a missing parameter.
+        for (key, span) in &rule_keys {
+            if let Some(s) = span
+                && Some(*key) != needs
+            {
+                return Err(ctx.err(
+                    s.clone(),
+                    format!("`{key}` does not apply to rule `{}`", pr.rule.get_ref()),
+                ));
             }
+        }
+        if let Some(key) = needs
+            && rule_keys
+                .iter()
+                .any(|(k, span)| *k == key && span.is_none())
+        {
+            return Err(ctx.err(
+                pr.rule.span(),
+                format!("rule `{}` needs `{key}`", pr.rule.get_ref()),
+            ));
         }
         let rule = match pr.rule.get_ref().as_str() {
             "all_to_all" => ConnectRule::AllToAll,

@@ -1,0 +1,76 @@
+//! The binary: arguments, errors, recording.
+
+use std::process::Command;
+
+fn spikeq(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_spikeq"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn bad_arguments_give_clear_errors() {
+    let o = spikeq(&["run", "--duration", "soon"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--duration `soon`"), "{}", stderr(&o));
+    let o = spikeq(&["run", "--duration=-5"]);
+    assert!(
+        stderr(&o).contains("must be a positive time"),
+        "{}",
+        stderr(&o)
+    );
+    let o = spikeq(&["run", "no/such/model.toml"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no/such/model.toml") && stderr(&o).contains("cannot read"),
+        "{}",
+        stderr(&o)
+    );
+    let o = spikeq(&["run", "--seed", "x"]);
+    assert_eq!(o.status.code(), Some(2), "clap usage error");
+    assert!(stderr(&o).contains("--seed"));
+}
+
+#[test]
+fn check_reports_the_network_and_model_errors() {
+    let o = spikeq(&["check", "models/brunel_delta.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("15625000 synapses"), "{out}");
+    let dir = std::env::temp_dir().join(format!("spikeq-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[[population]]\nname = \"A\"\nsize = -3\n").unwrap();
+    let o = spikeq(&["check", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("bad.toml:3:"), "{}", stderr(&o));
+}
+
+#[test]
+fn recorded_traces_are_byte_identical_across_runs() {
+    let dir = std::env::temp_dir().join(format!("spikeq-rec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
+    for p in [&a, &b] {
+        let o = spikeq(&[
+            "run",
+            "--duration",
+            "30",
+            "--quiet",
+            "--record",
+            p.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("rate [Hz]"));
+    }
+    let (ta, tb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert!(ta.len() > 1000, "the run must record spikes");
+    assert_eq!(ta, tb);
+    assert!(ta.starts_with(b"neuron,time_ms\n"));
+}

@@ -1,0 +1,26 @@
+//! Integration tests: one binary, one module per concern.
+
+mod brunel;
+mod cli;
+mod closed_form;
+mod exp_current;
+mod model_errors;
+mod semantics;
+
+use spikeq::engine::Simulation;
+use spikeq::network::{Network, NetworkDef};
+use spikeq::{Spike, Tick};
+
+/// Builds `def` with `seed`, runs it to `t_end` and returns all spikes.
+pub fn run_spikes(def: &NetworkDef, seed: u64, t_end: Tick) -> (Network, Vec<Spike>) {
+    let net = def.build(seed).expect("network builds");
+    let mut sim = Simulation::new(net.clone(), seed).expect("simulation starts");
+    let mut spikes = Vec::new();
+    sim.run_until(t_end, &mut spikes).expect("run succeeds");
+    (net, spikes)
+}
+
+/// Milliseconds to ticks for test literals.
+pub fn ms(v: f64) -> Tick {
+    Tick::from_ms(v).unwrap()
+}

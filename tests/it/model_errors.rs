@@ -1,0 +1,186 @@
+//! Bad model files: each error names the place (line:column) and the problem.
+
+use spikeq::spec::parse_model;
+
+const GOOD: &str = r#"
+[simulation]
+duration = "100 ms"
+
+[[population]]
+name = "A"
+size = 10
+model = "lif_delta"
+tau_m = "20 ms"
+v_rest = "0 mV"
+v_reset = "10 mV"
+v_th = "20 mV"
+
+[[projection]]
+from = "A"
+to = "A"
+rule = "fixed_probability"
+p = 0.5
+weight = "0.1 mV"
+delay = "1 ms"
+"#;
+
+/// Replaces `from` in the good file by `to` and expects an error at `line` containing `msg`.
+fn expect_error(from: &str, to: &str, line: usize, msg: &str) {
+    assert!(GOOD.contains(from), "test setup: `{from}` not in the model");
+    let text = GOOD.replacen(from, to, 1);
+    let e = parse_model(&text, "bad.toml").expect_err(&format!("`{to}` must be rejected"));
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!("bad.toml:{line}:")),
+        "wrong place: {shown}"
+    );
+    assert!(shown.contains(msg), "wrong message: {shown}");
+}
+
+#[test]
+fn the_good_model_parses() {
+    let m = parse_model(GOOD, "good.toml").unwrap();
+    assert_eq!(m.network.populations.len(), 1);
+    assert_eq!(m.duration.as_ms(), 100.0);
+}
+
+#[test]
+fn unknown_key() {
+    expect_error(
+        "v_th = \"20 mV\"",
+        "v_th = \"20 mV\"\nv_treshold = \"1 mV\"",
+        13,
+        "unknown field `v_treshold`",
+    );
+}
+
+#[test]
+fn unknown_population() {
+    expect_error("to = \"A\"", "to = \"B\"", 16, "unknown population `B`");
+}
+
+#[test]
+fn zero_and_negative_delay() {
+    expect_error(
+        "delay = \"1 ms\"",
+        "delay = \"0 ms\"",
+        20,
+        "at least one tick",
+    );
+    expect_error(
+        "delay = \"1 ms\"",
+        "delay = \"-2 ms\"",
+        20,
+        "at least one tick",
+    );
+    expect_error(
+        "delay = \"1 ms\"",
+        "delay = { normal = { mean = \"1 ms\", std = \"0.2 ms\" } }",
+        20,
+        "give a normal distribution a `min`",
+    );
+}
+
+#[test]
+fn probability_outside_unit_interval() {
+    expect_error(
+        "p = 0.5",
+        "p = 1.5",
+        18,
+        "probability 1.5 is outside [0, 1]",
+    );
+}
+
+#[test]
+fn negative_time_constant() {
+    expect_error(
+        "tau_m = \"20 ms\"",
+        "tau_m = \"-20 ms\"",
+        9,
+        "tau_m must be positive",
+    );
+}
+
+#[test]
+fn wrong_and_missing_units() {
+    expect_error(
+        "tau_m = \"20 ms\"",
+        "tau_m = \"20 mV\"",
+        9,
+        "unknown unit `mV` for a time",
+    );
+    expect_error("tau_m = \"20 ms\"", "tau_m = 20", 9, "write the unit");
+}
+
+#[test]
+fn parameter_of_another_model() {
+    expect_error(
+        "v_th = \"20 mV\"",
+        "v_th = \"20 mV\"\ntau_syn_ex = \"2 ms\"",
+        13,
+        "`tau_syn_ex` is not a parameter of model `lif_delta`",
+    );
+}
+
+#[test]
+fn missing_parameter_and_unknown_model() {
+    expect_error("v_th = \"20 mV\"\n", "", 8, "needs `v_th`");
+    expect_error(
+        "model = \"lif_delta\"",
+        "model = \"lif_deltaa\"",
+        8,
+        "unknown model `lif_deltaa`",
+    );
+}
+
+#[test]
+fn rule_parameters_must_match_the_rule() {
+    expect_error(
+        "p = 0.5",
+        "indegree = 3",
+        18,
+        "`indegree` does not apply to rule `fixed_probability`",
+    );
+    expect_error(
+        "rule = \"fixed_probability\"",
+        "rule = \"fixed_indegree\"",
+        18,
+        "`p` does not apply",
+    );
+}
+
+#[test]
+fn reset_above_threshold_and_duplicate_names() {
+    expect_error(
+        "v_reset = \"10 mV\"",
+        "v_reset = \"30 mV\"",
+        8,
+        "must be below v_th",
+    );
+    let twice = GOOD.replacen("[[projection]]", "[[population]]\nname = \"A\"\nsize = 1\nmodel = \"poisson\"\nrate = \"1 Hz\"\n\n[[projection]]", 1);
+    let e = parse_model(&twice, "dup.toml").unwrap_err();
+    assert!(
+        e.to_string().starts_with("dup.toml:15:") && e.to_string().contains("already exists"),
+        "{e}"
+    );
+}
+
+#[test]
+fn toml_syntax_error_has_a_position() {
+    let e = parse_model("[[population]\nname = 1", "syntax.toml").unwrap_err();
+    assert!(e.to_string().starts_with("syntax.toml:1:"), "{e}");
+}
+
+#[test]
+fn every_shipped_model_checks() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            spikeq::spec::load_model(&path).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+}
