@@ -130,16 +130,50 @@ impl ExpSum {
         self.first_crossing_in(from, hi)
     }
 
+    /// Bounds of the derivative `f'(s) = Σ -a_j r_j e^{-s r_j}` over `[a, b]` (each term is
+    /// monotone, so its extremes are at the ends).
+    fn derivative_bounds(&self, a: i64, b: i64) -> (f64, f64) {
+        let (a, b) = (a as f64, b as f64);
+        let (mut lo, mut hi) = (0.0, 0.0);
+        for j in 0..self.n {
+            let c = -self.coef[j] * self.rate_per_tick[j];
+            let (ta, tb) = (
+                c * (-a * self.rate_per_tick[j]).exp(),
+                c * (-b * self.rate_per_tick[j]).exp(),
+            );
+            lo += ta.min(tb);
+            hi += ta.max(tb);
+        }
+        (lo, hi)
+    }
+
     /// The first tick in `[lo, hi]` with `f ≥ 0`, by depth-first branch and bound.
+    ///
+    /// An interval is discarded when the upper bound of `f` on it is negative, or when `f` is
+    /// provably non-increasing on it (it starts below zero). When `f` is provably increasing on
+    /// an interval whose right end is at or above zero, the crossing in it is unique and is
+    /// located by safeguarded regula falsi on integer ticks.
     pub fn first_crossing_in(&self, lo: i64, hi: i64) -> Option<i64> {
         let mut stack: Vec<(i64, i64)> = Vec::with_capacity(64);
         stack.push((lo, hi));
         while let Some((a, b)) = stack.pop() {
-            if self.eval(a) >= 0.0 {
+            let fa = self.eval(a);
+            if fa >= 0.0 {
                 return Some(a);
             }
             if a == b || self.upper_bound(a, b) < 0.0 {
                 continue;
+            }
+            let (d_lo, d_hi) = self.derivative_bounds(a, b);
+            if d_hi <= 0.0 {
+                continue;
+            }
+            if d_lo >= 0.0 {
+                let fb = self.eval(b);
+                if fb < 0.0 {
+                    continue;
+                }
+                return Some(self.monotone_root(a, fa, b, fb));
             }
             let mid = a + (b - a) / 2;
             // Right half first on the stack, so the left half is searched first.
@@ -149,6 +183,31 @@ impl ExpSum {
             }
         }
         None
+    }
+
+    /// The smallest tick in `(lo, hi]` with `f ≥ 0`, given `f(lo) < 0 ≤ f(hi)` and `f`
+    /// non-decreasing on the interval. Regula falsi guesses, with a bisection every other
+    /// step so the number of evaluations is at most twice that of pure bisection.
+    fn monotone_root(&self, mut lo: i64, mut f_lo: f64, mut hi: i64, mut f_hi: f64) -> i64 {
+        let mut bisect = false;
+        while hi - lo > 1 {
+            let m = if bisect || !(f_hi > f_lo) {
+                lo + (hi - lo) / 2
+            } else {
+                let frac = -f_lo / (f_hi - f_lo);
+                (lo + ((hi - lo) as f64 * frac).round() as i64).clamp(lo + 1, hi - 1)
+            };
+            bisect = !bisect;
+            let fm = self.eval(m);
+            if fm >= 0.0 {
+                hi = m;
+                f_hi = fm;
+            } else {
+                lo = m;
+                f_lo = fm;
+            }
+        }
+        hi
     }
 }
 
