@@ -56,7 +56,7 @@ fn parse_duration(s: &str) -> Result<Tick> {
             .with_context(|| format!("--duration `{s}`"))?
             .value(),
     };
-    if !(ms > 0.0) {
+    if ms.is_nan() || ms <= 0.0 {
         bail!("--duration `{s}`: must be a positive time");
     }
     Tick::from_ms(ms).with_context(|| format!("--duration `{s}`"))

@@ -191,7 +191,7 @@ impl ExpSum {
     fn monotone_root(&self, mut lo: i64, mut f_lo: f64, mut hi: i64, mut f_hi: f64) -> i64 {
         let mut bisect = false;
         while hi - lo > 1 {
-            let m = if bisect || !(f_hi > f_lo) {
+            let m = if bisect || f_hi.partial_cmp(&f_lo) != Some(std::cmp::Ordering::Greater) {
                 lo + (hi - lo) / 2
             } else {
                 let frac = -f_lo / (f_hi - f_lo);

@@ -41,8 +41,8 @@ fn time_stepped_reference(net: &Network, duration: Tick, seed: u64) -> Vec<Spike
     let n = net.num_neurons() as usize;
     let dt_ms = 0.1;
     let steps = (duration.as_ms() / dt_ms).round() as usize;
-    let (tau, theta, v_reset, j_ext) = (20.0, 20.0, 10.0, 0.1);
-    let p22 = (-dt_ms / tau as f64).exp();
+    let (tau, theta, v_reset, j_ext): (f64, f64, f64, f64) = (20.0, 20.0, 10.0, 0.1);
+    let p22 = (-dt_ms / tau).exp();
     let ref_steps = 20;
     let delay_steps = 15; // 1.5 ms
     let slots = delay_steps + 1;
