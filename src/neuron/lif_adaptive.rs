@@ -185,12 +185,14 @@ mod tests {
         let mut n = LifAdaptive::new(p, a, &[0.0], &[20.0], Tick::ZERO).unwrap();
         let mut t = Tick::ZERO;
         let mut isis = vec![];
+        let mut fired = vec![];
         let Crossing::At(mut next) = n.check_threshold(0, t) else {
             panic!()
         };
         for _ in 0..5 {
             isis.push((next - t).as_ms());
             t = next;
+            fired.push(t);
             assert_eq!(n.check_threshold(0, t), Crossing::Now);
             let Crossing::At(nx) = n.fire(0, t) else {
                 panic!()
@@ -200,6 +202,15 @@ mod tests {
         // First ISI: 10 ln 2 ms; afterwards each ISI is longer than the one before.
         assert!((isis[0] - 10.0 * 2f64.ln()).abs() < 1e-5);
         assert!(isis.windows(2).all(|w| w[1] > w[0]), "{isis:?}");
-        assert!(n.theta_mv(0, t) > 9.0);
+        // theta is the sum of the decayed jumps of all spikes so far.
+        let expect: f64 = fired
+            .iter()
+            .map(|&tk| 2.0 * (-(t - tk).as_ms() / 100.0).exp())
+            .sum();
+        assert!(
+            (n.theta_mv(0, t) - expect).abs() < 1e-9,
+            "{} vs {expect}",
+            n.theta_mv(0, t)
+        );
     }
 }
