@@ -5,6 +5,9 @@
 //! without bound. Where a reader succeeds, the function checks what success promises (sorted
 //! output, channels in range, write-then-read giving the same spikes) and **panics** if that
 //! promise is broken: a panic here is a bug found, which is what a fuzzer looks for.
+//!
+//! Each returns whether the reader accepted the input, so corpus tests can also check that
+//! valid seeds are accepted and hostile ones refused.
 
 use std::io::Cursor;
 
@@ -13,9 +16,9 @@ use crate::{Spike, Tick};
 
 /// `.spk`: streaming, bulk and seeking reads agree; a successful read is sorted, in channel
 /// range, consistent with its index, and survives a write/read round trip.
-pub fn spk_decode(data: &[u8]) {
+pub fn spk_decode(data: &[u8]) -> bool {
     let Ok(reader) = SpkReader::new(Cursor::new(data)) else {
-        return;
+        return false;
     };
     let header = reader.header().clone();
     let streamed: Result<Vec<Spike>, _> = reader.collect();
@@ -38,7 +41,7 @@ pub fn spk_decode(data: &[u8]) {
     let upper_half = seeking.read_range(middle, Tick::MAX);
 
     let Ok(spikes) = streamed else {
-        return;
+        return false;
     };
     assert!(
         spikes.windows(2).all(|w| w[0] <= w[1]),
@@ -72,6 +75,7 @@ pub fn spk_decode(data: &[u8]) {
         .and_then(SpkReader::read_to_end)
         .expect("re-encoded file must decode");
     assert_eq!(reread, spikes, "re-encoding changed the spikes");
+    true
 }
 
 fn rewrite_spk(header: &SpkHeader, spikes: &[Spike]) -> Vec<u8> {
@@ -83,63 +87,73 @@ fn rewrite_spk(header: &SpkHeader, spikes: &[Spike]) -> Vec<u8> {
 }
 
 /// CSV: a successful read written back and read again gives the same spikes.
-pub fn csv_read(data: &[u8]) {
-    if let Ok(spikes) = csv::read(data) {
-        let mut text = Vec::new();
-        csv::write(&mut text, &spikes).expect("writing to memory cannot fail");
-        let again = csv::read(&text[..]).expect("CSV written by csv::write must read back");
-        assert_eq!(again, spikes, "CSV round trip changed the spikes");
-    }
+pub fn csv_read(data: &[u8]) -> bool {
+    let Ok(spikes) = csv::read(data) else {
+        return false;
+    };
+    let mut text = Vec::new();
+    csv::write(&mut text, &spikes).expect("writing to memory cannot fail");
+    let again = csv::read(&text[..]).expect("CSV written by csv::write must read back");
+    assert_eq!(again, spikes, "CSV round trip changed the spikes");
+    true
 }
 
 /// NEST text: a successful read written back and read again gives the same spikes.
-pub fn nest_read(data: &[u8]) {
-    if let Ok(spikes) = nest::read(data) {
-        let mut text = Vec::new();
-        nest::write(&mut text, &spikes).expect("writing to memory cannot fail");
-        let again = nest::read(&text[..]).expect("NEST text written by nest::write must read back");
-        assert_eq!(again, spikes, "NEST round trip changed the spikes");
-    }
+pub fn nest_read(data: &[u8]) -> bool {
+    let Ok(spikes) = nest::read(data) else {
+        return false;
+    };
+    let mut text = Vec::new();
+    nest::write(&mut text, &spikes).expect("writing to memory cannot fail");
+    let again = nest::read(&text[..]).expect("NEST text written by nest::write must read back");
+    assert_eq!(again, spikes, "NEST round trip changed the spikes");
+    true
 }
 
 /// N-MNIST: one spike per 5 bytes, channels in range, and writing back gives the same bytes.
-pub fn nmnist_read(data: &[u8]) {
+pub fn nmnist_read(data: &[u8]) -> bool {
     let geometry = SensorGeometry::NMNIST;
-    if let Ok(spikes) = nmnist::parse(data, geometry) {
-        assert_eq!(spikes.len() * nmnist::EVENT_BYTES, data.len());
-        assert!(spikes.iter().all(|s| s.neuron < geometry.channel_count()));
-        let mut bytes = Vec::new();
-        nmnist::write(&mut bytes, &spikes, geometry).expect("decoded events must re-encode");
-        assert_eq!(bytes, data, "N-MNIST round trip changed the bytes");
-    }
+    let Ok(spikes) = nmnist::parse(data, geometry) else {
+        return false;
+    };
+    assert_eq!(spikes.len() * nmnist::EVENT_BYTES, data.len());
+    assert!(spikes.iter().all(|s| s.neuron < geometry.channel_count()));
+    let mut bytes = Vec::new();
+    nmnist::write(&mut bytes, &spikes, geometry).expect("decoded events must re-encode");
+    assert_eq!(bytes, data, "N-MNIST round trip changed the bytes");
+    true
 }
 
 /// AEDAT 2.0: channels in range, and writing back then reading gives the same spikes.
-pub fn aedat_read(data: &[u8]) {
-    if let Ok(spikes) = aedat::parse(data) {
-        let channels = SensorGeometry::DVS128.channel_count();
-        assert!(spikes.iter().all(|s| s.neuron < channels));
-        let mut bytes = Vec::new();
-        aedat::write(&mut bytes, &spikes).expect("decoded events must re-encode");
-        let again = aedat::parse(&bytes).expect("AEDAT written by aedat::write must read back");
-        assert_eq!(again, spikes, "AEDAT round trip changed the spikes");
-    }
+pub fn aedat_read(data: &[u8]) -> bool {
+    let Ok(spikes) = aedat::parse(data) else {
+        return false;
+    };
+    let channels = SensorGeometry::DVS128.channel_count();
+    assert!(spikes.iter().all(|s| s.neuron < channels));
+    let mut bytes = Vec::new();
+    aedat::write(&mut bytes, &spikes).expect("decoded events must re-encode");
+    let again = aedat::parse(&bytes).expect("AEDAT written by aedat::write must read back");
+    assert_eq!(again, spikes, "AEDAT round trip changed the spikes");
+    true
 }
 
 /// `.npy`: channels in range, and writing back then reading gives the same spikes.
-pub fn npy_read(data: &[u8]) {
+pub fn npy_read(data: &[u8]) -> bool {
     let geometry = SensorGeometry::NMNIST;
-    if let Ok(spikes) = npy::parse(data, geometry) {
-        assert!(spikes.iter().all(|s| s.neuron < geometry.channel_count()));
-        let mut bytes = Vec::new();
-        npy::write(&mut bytes, &spikes, geometry).expect("decoded events must re-encode");
-        let again = npy::parse(&bytes, geometry).expect("npy written by npy::write must read back");
-        assert_eq!(again, spikes, "npy round trip changed the spikes");
-    }
+    let Ok(spikes) = npy::parse(data, geometry) else {
+        return false;
+    };
+    assert!(spikes.iter().all(|s| s.neuron < geometry.channel_count()));
+    let mut bytes = Vec::new();
+    npy::write(&mut bytes, &spikes, geometry).expect("decoded events must re-encode");
+    let again = npy::parse(&bytes, geometry).expect("npy written by npy::write must read back");
+    assert_eq!(again, spikes, "npy round trip changed the spikes");
+    true
 }
 
 /// A fuzz check: feeds one input to a reader, panicking if a property fails.
-pub type Check = fn(&[u8]);
+pub type Check = fn(&[u8]) -> bool;
 
 /// Every check, by target name, for drivers that iterate over corpora.
 pub const TARGETS: [(&str, Check); 6] = [
