@@ -15,7 +15,7 @@ use super::text::{LineReader, is_column_name, parse_spike_fields, push_spike_lin
 use super::{TraceFileError, TraceFormat};
 use crate::Spike;
 
-/// The header line [`write`] puts first.
+/// The header line [`write()`] puts first.
 pub const HEADER: &str = "neuron,time_ms";
 
 /// Reads every spike, in file order.

@@ -8,7 +8,7 @@
 //!   nanosecond;
 //! - event-camera recordings, read as spike trains: [`nmnist`] (N-MNIST binary), [`aedat`]
 //!   (AEDAT 2.0, DVS128) and [`npy`] (structured event arrays as written by `tonic`);
-//! - [`TraceFormat`] detection by file extension, and whole-file [`read_all`] / [`write`]
+//! - [`TraceFormat`] detection by file extension, and whole-file [`read_all`] / [`write()`]
 //!   helpers for the command line;
 //! - [`fuzz_check`]: the properties the fuzz targets (and the corpus tests) check.
 //!

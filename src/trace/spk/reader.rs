@@ -36,6 +36,8 @@ pub struct SpkReader<R> {
     /// The current chunk's spikes, handed out from `next_decoded` on.
     decoded: Vec<Spike>,
     next_decoded: usize,
+    /// The last spike of the last chunk streamed, to check order across chunks.
+    last_spike: Option<Spike>,
     /// The chunks read so far in streaming order, checked against the index at the end.
     chunks_seen: Vec<ChunkIndexEntry>,
     events_seen: u64,
@@ -147,6 +149,7 @@ impl<R: Read> SpkReader<R> {
             payload: Vec::new(),
             decoded: Vec::new(),
             next_decoded: 0,
+            last_spike: None,
             chunks_seen: Vec::new(),
             events_seen: 0,
             state: StreamState::Events,
@@ -177,19 +180,31 @@ impl<R: Read> SpkReader<R> {
 
     /// Reads every remaining spike, verifying the whole file.
     pub fn read_to_end(mut self) -> Result<Vec<Spike>, TraceFileError> {
-        let mut spikes = Vec::new();
-        while let Some(chunk) = self.next_chunk()? {
-            spikes.extend_from_slice(chunk);
-        }
+        let mut spikes = self.decoded.split_off(self.next_decoded);
+        // Chunks decode straight into the result: no per-chunk copy.
+        while self.advance_into(&mut spikes)? {}
         Ok(spikes)
     }
 
-    /// Loads the next chunk into `decoded`. `Ok(false)` at the verified end of the file.
+    /// Replaces `decoded` with the next chunk. `Ok(false)` at the verified end of the file.
     fn advance(&mut self) -> Result<bool, TraceFileError> {
+        let mut decoded = std::mem::take(&mut self.decoded);
+        decoded.clear();
+        let result = self.advance_into(&mut decoded);
+        if result.is_err() {
+            decoded.clear();
+        }
+        self.decoded = decoded;
+        self.next_decoded = 0;
+        result
+    }
+
+    /// Appends the next chunk's spikes to `out`. `Ok(false)` at the verified end of the file.
+    fn advance_into(&mut self, out: &mut Vec<Spike>) -> Result<bool, TraceFileError> {
         if self.state != StreamState::Events {
             return Ok(false);
         }
-        match self.read_next_block() {
+        match self.read_next_block(out) {
             Ok(true) => Ok(true),
             Ok(false) => {
                 self.state = StreamState::Finished;
@@ -197,16 +212,14 @@ impl<R: Read> SpkReader<R> {
             }
             Err(error) => {
                 self.state = StreamState::Failed;
-                self.decoded.clear();
-                self.next_decoded = 0;
                 Err(error)
             }
         }
     }
 
-    /// Reads the block at the stream position: a chunk (`Ok(true)`) or the index and footer
-    /// (`Ok(false)`).
-    fn read_next_block(&mut self) -> Result<bool, TraceFileError> {
+    /// Reads the block at the stream position: a chunk, whose spikes are appended to `out`
+    /// (`Ok(true)`), or the index and footer (`Ok(false)`).
+    fn read_next_block(&mut self, out: &mut Vec<Spike>) -> Result<bool, TraceFileError> {
         let block_offset = self.position;
         let mut tag = [0u8; 4];
         match read_full(&mut self.input, &mut tag)? {
@@ -231,18 +244,17 @@ impl<R: Read> SpkReader<R> {
                         max: MAX_CHUNKS,
                     });
                 }
-                let previous = self.decoded.last().copied();
-                self.decoded.clear();
-                self.next_decoded = 0;
+                let start = out.len();
                 let header = read_chunk_after_tag(
                     &mut self.input,
                     block_offset,
                     self.header.channel_count,
                     &mut self.payload,
-                    &mut self.decoded,
+                    out,
                 )?;
                 self.position += (CHUNK_HEADER_LEN - 4) as u64 + u64::from(header.payload_len);
-                check_order(previous, &self.decoded, block_offset)?;
+                check_order(self.last_spike, &out[start..], block_offset)?;
+                self.last_spike = out.last().copied();
                 self.chunks_seen.push(ChunkIndexEntry {
                     offset: block_offset,
                     first_tick: header.first_tick,
