@@ -11,7 +11,7 @@
 use std::io::{BufRead, Write};
 
 use super::error::excerpt;
-use super::text::{LineReader, is_column_name, parse_spike_fields, push_spike_line};
+use super::text::{LineReader, is_column_name, parse_spike_fields, write_spike_lines};
 use super::{TraceFileError, TraceFormat};
 use crate::Spike;
 
@@ -70,20 +70,8 @@ pub fn read<R: BufRead>(input: R) -> Result<Vec<Spike>, TraceFileError> {
 }
 
 /// Writes the header and one `neuron,time_ms` line per spike, in the given order.
-pub fn write<W: Write>(mut output: W, spikes: &[Spike]) -> Result<(), TraceFileError> {
-    let mut text = String::with_capacity(64 << 10);
-    text.push_str(HEADER);
-    text.push('\n');
-    for &spike in spikes {
-        push_spike_line(&mut text, spike, ',');
-        if text.len() >= 60 << 10 {
-            output.write_all(text.as_bytes())?;
-            text.clear();
-        }
-    }
-    output.write_all(text.as_bytes())?;
-    output.flush()?;
-    Ok(())
+pub fn write<W: Write>(output: W, spikes: &[Spike]) -> Result<(), TraceFileError> {
+    write_spike_lines(output, &format!("{HEADER}\n"), spikes, ',')
 }
 
 #[cfg(test)]

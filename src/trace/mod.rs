@@ -222,8 +222,8 @@ pub struct TraceInfo {
 pub struct ReadOptions {
     /// Read as this format instead of the one the extension names.
     pub format: Option<TraceFormat>,
-    /// Sensor geometry for event-camera formats. Default: [`SensorGeometry::NMNIST`] for N-MNIST
-    /// and `.npy` (tonic's N-MNIST arrays), [`SensorGeometry::DVS128`] for AEDAT.
+    /// Sensor geometry for N-MNIST and `.npy`. Default: [`SensorGeometry::NMNIST`] (34 × 34,
+    /// tonic's N-MNIST arrays). AEDAT 2.0 ignores it: its address layout is the DVS128's.
     pub geometry: Option<SensorGeometry>,
 }
 
@@ -234,15 +234,8 @@ pub struct WriteOptions {
     pub channel_count: Option<u32>,
     /// `.spk` metadata.
     pub metadata: BTreeMap<String, String>,
-    /// Sensor geometry for event-camera formats (defaults as in [`ReadOptions::geometry`]).
+    /// Sensor geometry for N-MNIST and `.npy` (as in [`ReadOptions::geometry`]).
     pub geometry: Option<SensorGeometry>,
-}
-
-fn default_geometry(format: TraceFormat) -> SensorGeometry {
-    match format {
-        TraceFormat::Aedat2 => SensorGeometry::DVS128,
-        _ => SensorGeometry::NMNIST,
-    }
 }
 
 /// Reads a whole trace file, choosing the format by extension ([`TraceFormat::from_path`]).
@@ -270,7 +263,7 @@ pub fn read_all_with(
         source,
     })?;
     let input = BufReader::new(file);
-    let geometry = options.geometry.unwrap_or_else(|| default_geometry(format));
+    let geometry = options.geometry.unwrap_or(SensorGeometry::NMNIST);
     let mut info = TraceInfo {
         format,
         channel_count: None,
@@ -343,7 +336,7 @@ fn write_to<W: Write>(
     format: TraceFormat,
     options: &WriteOptions,
 ) -> Result<(), TraceFileError> {
-    let geometry = options.geometry.unwrap_or_else(|| default_geometry(format));
+    let geometry = options.geometry.unwrap_or(SensorGeometry::NMNIST);
     match format {
         TraceFormat::Spk => {
             let channel_count = options.channel_count.unwrap_or_else(|| {

@@ -9,7 +9,7 @@
 use std::io::{BufRead, Write};
 
 use super::error::excerpt;
-use super::text::{LineReader, is_column_name, parse_spike_fields, push_spike_line};
+use super::text::{LineReader, is_column_name, parse_spike_fields, write_spike_lines};
 use super::{TraceFileError, TraceFormat};
 use crate::Spike;
 
@@ -69,20 +69,10 @@ pub fn read<R: BufRead>(input: R) -> Result<Vec<Spike>, TraceFileError> {
 
 /// Writes a comment, the `sender\ttime_ms` header and one tab-separated line per spike, with
 /// times to six decimals (exact nanoseconds).
-pub fn write<W: Write>(mut output: W, spikes: &[Spike]) -> Result<(), TraceFileError> {
-    let mut text = String::with_capacity(64 << 10);
-    text.push_str("# spike recorder output written by spikeq (times exact to 1 ns)\n");
-    text.push_str("sender\ttime_ms\n");
-    for &spike in spikes {
-        push_spike_line(&mut text, spike, '\t');
-        if text.len() >= 60 << 10 {
-            output.write_all(text.as_bytes())?;
-            text.clear();
-        }
-    }
-    output.write_all(text.as_bytes())?;
-    output.flush()?;
-    Ok(())
+pub fn write<W: Write>(output: W, spikes: &[Spike]) -> Result<(), TraceFileError> {
+    let preamble = "# spike recorder output written by spikeq (times exact to 1 ns)\n\
+                    sender\ttime_ms\n";
+    write_spike_lines(output, preamble, spikes, '\t')
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Line reading shared by the text formats, with a cap on line length so that a file without
 //! newlines cannot make a reader buffer all of it.
 
-use std::io::{BufRead, Read};
+use std::fmt::Write as _;
+use std::io::{BufRead, Read, Write};
 
 use super::decimal::parse_ms_exact;
 use super::error::excerpt;
@@ -101,13 +102,30 @@ pub(crate) fn is_column_name(field: &str) -> bool {
     field.starts_with(|c: char| c.is_ascii_alphabetic())
 }
 
-/// Appends `spike` as `<neuron><separator><time_ms>\n`, the time exact to the nanosecond.
-pub(crate) fn push_spike_line(out: &mut String, spike: Spike, separator: char) {
-    use std::fmt::Write;
-    // Writing to a String cannot fail.
-    let _ = write!(out, "{}{separator}", spike.neuron);
-    let _ = spike.tick.fmt_ms_exact(out);
-    out.push('\n');
+/// Writes `preamble`, then one `<neuron><separator><time_ms>` line per spike with the time
+/// exact to the nanosecond (six decimals), in batches of about 64 KiB, then flushes.
+pub(crate) fn write_spike_lines<W: Write>(
+    mut output: W,
+    preamble: &str,
+    spikes: &[Spike],
+    separator: char,
+) -> Result<(), TraceFileError> {
+    const BATCH_BYTES: usize = 64 << 10;
+    let mut text = String::with_capacity(BATCH_BYTES + 64);
+    text.push_str(preamble);
+    for &spike in spikes {
+        // Writing to a String cannot fail.
+        let _ = write!(text, "{}{separator}", spike.neuron);
+        let _ = spike.tick.fmt_ms_exact(&mut text);
+        text.push('\n');
+        if text.len() >= BATCH_BYTES {
+            output.write_all(text.as_bytes())?;
+            text.clear();
+        }
+    }
+    output.write_all(text.as_bytes())?;
+    output.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]

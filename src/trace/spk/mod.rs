@@ -244,14 +244,15 @@ impl ChunkHeader {
         }
         Ok(header)
     }
+}
 
-    /// CRC-32 over the header fields after the tag (excluding the CRC itself) and the payload.
-    pub(crate) fn checksum(fields: &[u8], payload: &[u8]) -> u32 {
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(fields);
-        hasher.update(payload);
-        hasher.finalize()
-    }
+/// CRC-32 of a section's fixed fields followed by its variable part. Every section (header,
+/// chunk, index) is checked this way, with the fields listed in `docs/trace-format.md`.
+pub(crate) fn checksum(fields: &[u8], payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(fields);
+    hasher.update(payload);
+    hasher.finalize()
 }
 
 /// Decodes a chunk's payload (already checksum-verified) into `out`, appending.

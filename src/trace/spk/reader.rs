@@ -5,8 +5,8 @@ use std::io::{self, Read, Seek, SeekFrom};
 use super::{
     CHUNK_HEADER_LEN, CHUNK_TAG, ChunkHeader, ChunkIndexEntry, FOOTER_LEN, HEADER_FIXED_LEN,
     INDEX_HEADER_LEN, INDEX_TAG, MAX_CHUNK_EVENTS, MAX_CHUNKS, MAX_INDEX_BYTES, MAX_METADATA_BYTES,
-    SPK_FOOTER_MAGIC, SPK_FORMAT_VERSION, SPK_MAGIC, SpkHeader, decode_chunk_payload, malformed,
-    truncated,
+    SPK_FOOTER_MAGIC, SPK_FORMAT_VERSION, SPK_MAGIC, SpkHeader, checksum, decode_chunk_payload,
+    malformed, truncated,
 };
 use crate::trace::{TraceFileError, TraceFormat, codec};
 use crate::{Spike, Tick};
@@ -122,7 +122,7 @@ impl<R: Read> SpkReader<R> {
             "file ends inside the header checksum",
         )?;
         let stored = u32::from_le_bytes(stored);
-        let computed = ChunkHeader::checksum(&fixed[8..], &metadata);
+        let computed = checksum(&fixed[8..], &metadata);
         if stored != computed {
             return Err(TraceFileError::ChecksumMismatch {
                 offset: 0,
@@ -586,7 +586,7 @@ fn read_chunk_after_tag<R: Read>(
         payload_offset,
         "file ends inside a chunk",
     )?;
-    let computed = ChunkHeader::checksum(&fields[..24], payload);
+    let computed = checksum(&fields[..24], payload);
     if computed != header.crc {
         return Err(TraceFileError::ChecksumMismatch {
             offset: chunk_offset,
@@ -639,7 +639,7 @@ fn read_index_after_tag<R: Read>(
         payload_offset,
         "file ends inside the chunk index",
     )?;
-    let computed = ChunkHeader::checksum(&fields[0..4], payload);
+    let computed = checksum(&fields[0..4], payload);
     if computed != stored {
         return Err(TraceFileError::ChecksumMismatch {
             offset: index_offset,

@@ -47,7 +47,7 @@ fn raw_chunk(spikes: &[Spike]) -> Vec<u8> {
     fields.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     fields.extend_from_slice(&spikes[0].tick.0.to_le_bytes());
     fields.extend_from_slice(&spikes[spikes.len() - 1].tick.0.to_le_bytes());
-    let crc = ChunkHeader::checksum(&fields, &payload);
+    let crc = checksum(&fields, &payload);
     let mut chunk = CHUNK_TAG.to_vec();
     chunk.extend_from_slice(&fields);
     chunk.extend_from_slice(&crc.to_le_bytes());

@@ -3,9 +3,9 @@
 use std::io::Write;
 
 use super::{
-    CHUNK_HEADER_LEN, CHUNK_TAG, ChunkHeader, ChunkIndexEntry, DEFAULT_CHUNK_EVENTS, DeltaState,
-    INDEX_TAG, MAX_CHUNK_EVENTS, MAX_CHUNKS, MAX_METADATA_BYTES, SPK_FOOTER_MAGIC,
-    SPK_FORMAT_VERSION, SPK_MAGIC, SpkHeader,
+    CHUNK_HEADER_LEN, CHUNK_TAG, ChunkIndexEntry, DEFAULT_CHUNK_EVENTS, DeltaState, INDEX_TAG,
+    MAX_CHUNK_EVENTS, MAX_CHUNKS, MAX_METADATA_BYTES, SPK_FOOTER_MAGIC, SPK_FORMAT_VERSION,
+    SPK_MAGIC, SpkHeader, checksum,
 };
 use crate::trace::{TraceFileError, codec};
 use crate::{Spike, Tick};
@@ -170,7 +170,7 @@ impl<W: Write> SpkWriter<W> {
         header[8..12].copy_from_slice(&payload_len.to_le_bytes());
         header[12..20].copy_from_slice(&self.chunk_first_tick.0.to_le_bytes());
         header[20..28].copy_from_slice(&last_tick.0.to_le_bytes());
-        let crc = ChunkHeader::checksum(&header[4..28], payload);
+        let crc = checksum(&header[4..28], payload);
         header[28..32].copy_from_slice(&crc.to_le_bytes());
         self.output.write_all(&self.chunk)?;
 
@@ -203,8 +203,8 @@ pub(crate) fn encode_header(header: &SpkHeader) -> Result<Vec<u8>, TraceFileErro
     bytes.extend_from_slice(&1u32.to_le_bytes());
     bytes.extend_from_slice(&header.channel_count.to_le_bytes());
     bytes.extend_from_slice(&(metadata.len() as u32).to_le_bytes());
+    let crc = checksum(&bytes[SPK_MAGIC.len()..], &metadata);
     bytes.extend_from_slice(&metadata);
-    let crc = crc32fast::hash(&bytes[SPK_MAGIC.len()..]);
     bytes.extend_from_slice(&crc.to_le_bytes());
     Ok(bytes)
 }
@@ -221,7 +221,7 @@ pub(crate) fn encode_index_and_footer(
     let mut block = Vec::with_capacity(super::INDEX_HEADER_LEN + payload.len() + super::FOOTER_LEN);
     block.extend_from_slice(&INDEX_TAG);
     block.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    let crc = ChunkHeader::checksum(&block[4..8], &payload);
+    let crc = checksum(&block[4..8], &payload);
     block.extend_from_slice(&crc.to_le_bytes());
     block.extend_from_slice(&payload);
     block.extend_from_slice(&index_offset.to_le_bytes());
