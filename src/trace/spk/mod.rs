@@ -330,6 +330,54 @@ pub(crate) fn decode_chunk_payload(
     Ok(())
 }
 
+/// Recomputes the CRC of every section whose extent can be found, leaving all else as is.
+///
+/// For fuzzing: random mutations almost never keep a CRC-32 valid, so without this a fuzzer
+/// only ever reaches the checksum rejections. Resealed input lets mutated counts, payloads and
+/// indexes reach the decoder. Never panics, whatever the input.
+pub(crate) fn reseal_checksums(data: &[u8]) -> Vec<u8> {
+    let mut bytes = data.to_vec();
+    let u32_at = |bytes: &[u8], at: usize| {
+        let field = bytes.get(at..at.checked_add(4)?)?;
+        Some(u32::from_le_bytes(field.try_into().ok()?) as usize)
+    };
+    let fixed = HEADER_FIXED_LEN as usize;
+    let Some(metadata_len) = u32_at(&bytes, fixed - 4) else {
+        return bytes;
+    };
+    let crc_at = fixed + metadata_len;
+    if crc_at + 4 > bytes.len() {
+        return bytes;
+    }
+    let crc = checksum(&bytes[SPK_MAGIC.len()..fixed], &bytes[fixed..crc_at]);
+    bytes[crc_at..crc_at + 4].copy_from_slice(&crc.to_le_bytes());
+    let mut block = crc_at + 4;
+    while let Some(tag) = bytes.get(block..block + 4) {
+        let (fields_len, length_at) = match tag {
+            t if t == CHUNK_TAG => (CHUNK_HEADER_LEN - 8, block + 8),
+            t if t == INDEX_TAG => (INDEX_HEADER_LEN - 8, block + 4),
+            _ => break,
+        };
+        let Some(payload_len) = u32_at(&bytes, length_at) else {
+            break;
+        };
+        // The CRC field follows the fixed fields; the payload follows the CRC.
+        let crc_at = block + 4 + fields_len;
+        let payload_start = crc_at + 4;
+        let payload_end = payload_start + payload_len;
+        if payload_end > bytes.len() {
+            break;
+        }
+        let crc = checksum(
+            &bytes[block + 4..crc_at],
+            &bytes[payload_start..payload_end],
+        );
+        bytes[crc_at..payload_start].copy_from_slice(&crc.to_le_bytes());
+        block = payload_end;
+    }
+    bytes
+}
+
 pub(crate) fn malformed(offset: u64, what: &'static str) -> TraceFileError {
     TraceFileError::Malformed {
         format: TraceFormat::Spk,

@@ -567,3 +567,36 @@ fn varint_boundaries() {
     let mut pos = 0;
     assert!(get_varint(&[0x80], &mut pos).is_err());
 }
+
+#[test]
+fn resealing_fixes_every_checksum_and_nothing_else() {
+    let bytes = write_file(&sample_spikes(), 10, 3);
+    assert_eq!(reseal_checksums(&bytes), bytes);
+    let first_chunk = header_len(&bytes);
+    let footer = bytes.len() - FOOTER_LEN;
+    let mut damaged = bytes.clone();
+    damaged[14] = 9; // channel count, covered by the header CRC
+    damaged[footer - 1] ^= 0x01; // inside the index entries
+    for garbage in [&damaged[..], &damaged[..first_chunk + 10], &[0u8; 3][..]] {
+        let resealed = reseal_checksums(garbage);
+        assert_eq!(resealed.len(), garbage.len());
+        if let Err(error) = read_stream(&resealed) {
+            assert!(
+                !matches!(error, TraceFileError::ChecksumMismatch { .. }),
+                "{error}"
+            );
+        }
+    }
+    // With the checksums resealed, the decoder sees the new channel count.
+    let error = read_stream(&reseal_checksums(&damaged)).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            TraceFileError::ChannelOutOfRange {
+                channel_count: 9,
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
