@@ -246,3 +246,31 @@ fn writer_output_is_aligned_and_reads_back() {
     assert_eq!(bytes.len(), 10 + header_len + 2 * 32);
     assert_eq!(parse(&bytes, SensorGeometry::NMNIST).unwrap(), spikes);
 }
+
+/// Files written by NumPy itself (see `tests/data/npy/README.md`).
+#[test]
+fn reads_files_written_by_numpy() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/npy");
+    let read = |name: &str| {
+        let bytes = std::fs::read(dir.join(name))
+            .unwrap_or_else(|e| panic!("fixture {name} missing from {}: {e}", dir.display()));
+        parse(&bytes, SensorGeometry::NMNIST).unwrap()
+    };
+    let at = |us: i64, x: u32, y: u32, on: bool| Spike {
+        tick: Tick(us * 1_000),
+        neuron: SensorGeometry::NMNIST.channel(Pixel { x, y, on }).unwrap(),
+    };
+    assert_eq!(
+        read("tonic_int.npy"),
+        vec![
+            at(10, 1, 2, true),
+            at(20, 33, 0, false),
+            at(30, 0, 33, true)
+        ]
+    );
+    assert_eq!(
+        read("narrow_bool.npy"),
+        vec![at(100, 5, 7, true), at(200, 6, 8, false)]
+    );
+    assert_eq!(read("aligned.npy"), vec![at(0, 0, 0, false)]);
+}
