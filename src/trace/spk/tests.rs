@@ -600,3 +600,39 @@ fn resealing_fixes_every_checksum_and_nothing_else() {
         "{error}"
     );
 }
+
+/// Accepts `room` bytes, then fails every write.
+struct FullDisk {
+    room: usize,
+}
+
+impl std::io::Write for FullDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "disk full",
+            ));
+        }
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn writer_stops_after_an_output_error() {
+    let header = SpkHeader::new(1);
+    let mut writer = SpkWriter::with_chunk_capacity(FullDisk { room: 50 }, &header, 4).unwrap();
+    let mut results = (0..20).map(|i| writer.push(spike(i, 0)));
+    // The 27-byte header fits; the first chunk (32 + 8 bytes) does not, so its fourth push
+    // fails, and so does every later one.
+    assert!(results.by_ref().take(3).all(|r| r.is_ok()));
+    assert!(results.all(|r| matches!(r, Err(TraceFileError::Io(_)))));
+    assert_eq!(writer.spikes_written(), 4);
+    assert!(matches!(writer.finish(), Err(TraceFileError::Io(_))));
+}

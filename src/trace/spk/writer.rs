@@ -17,6 +17,9 @@ use crate::{Spike, Tick};
 /// (tick, neuron) order — the order of [`Spike`]'s `Ord` — and with neuron ids below the
 /// header's channel count; anything else is refused before it is written.
 ///
+/// After an error from the output itself, every later call fails too: the file is
+/// incomplete and should be discarded.
+///
 /// Call [`finish`](Self::finish) at the end: it writes the chunk index and footer. A file whose
 /// writer was dropped without `finish` still holds every complete chunk, and readers report it
 /// as truncated after the last one.
@@ -56,6 +59,9 @@ pub struct SpkWriter<W: Write> {
     previous: Option<Spike>,
     spikes_accepted: u64,
     index: Vec<ChunkIndexEntry>,
+    /// Set when writing to `output` failed: the file is then incomplete, and accepting more
+    /// spikes would only grow the pending chunk without bound.
+    output_failed: bool,
 }
 
 impl<W: Write> SpkWriter<W> {
@@ -89,6 +95,7 @@ impl<W: Write> SpkWriter<W> {
             previous: None,
             spikes_accepted: 0,
             index: Vec::new(),
+            output_failed: false,
         })
     }
 
@@ -96,6 +103,7 @@ impl<W: Write> SpkWriter<W> {
     /// previous one or whose neuron id is not below the channel count.
     #[inline]
     pub fn push(&mut self, spike: Spike) -> Result<(), TraceFileError> {
+        self.check_output()?;
         if spike.neuron >= self.channel_count {
             return Err(TraceFileError::ChannelOutOfRangeInput {
                 index: self.spikes_accepted,
@@ -126,7 +134,7 @@ impl<W: Write> SpkWriter<W> {
         self.chunk_events += 1;
         self.previous = Some(spike);
         self.spikes_accepted += 1;
-        if self.chunk_events == self.chunk_capacity {
+        if self.chunk_events >= self.chunk_capacity {
             self.flush_chunk()?;
         }
         Ok(())
@@ -150,11 +158,22 @@ impl<W: Write> SpkWriter<W> {
     /// Writes the pending chunk, the chunk index and the footer, flushes, and returns the
     /// output.
     pub fn finish(mut self) -> Result<W, TraceFileError> {
+        self.check_output()?;
         self.flush_chunk()?;
         let block = encode_index_and_footer(&self.index, self.bytes_written, self.spikes_accepted);
         self.output.write_all(&block)?;
         self.output.flush()?;
         Ok(self.output)
+    }
+
+    /// Refuses to go on after a failed write.
+    fn check_output(&self) -> Result<(), TraceFileError> {
+        if self.output_failed {
+            return Err(TraceFileError::Io(std::io::Error::other(
+                "an earlier write to this .spk output failed; the file is incomplete",
+            )));
+        }
+        Ok(())
     }
 
     /// Fills in the pending chunk's header and writes it out.
@@ -172,7 +191,10 @@ impl<W: Write> SpkWriter<W> {
         header[20..28].copy_from_slice(&last_tick.0.to_le_bytes());
         let crc = checksum(&header[4..28], payload);
         header[28..32].copy_from_slice(&crc.to_le_bytes());
+        // Cleared only once the chunk is out, so a failed write poisons the writer.
+        self.output_failed = true;
         self.output.write_all(&self.chunk)?;
+        self.output_failed = false;
 
         self.index.push(ChunkIndexEntry {
             offset: self.bytes_written,
