@@ -2,6 +2,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod time;
+pub mod trace;
 
 pub use time::Tick;
 
