@@ -195,6 +195,28 @@ impl NetworkDef {
         g
     }
 
+    /// The number of synapses the projections will create (expected value for
+    /// `fixed_probability`), computed from sizes alone, before anything is allocated.
+    pub fn estimated_synapses(&self) -> f64 {
+        let size = |p: PopulationId| self.populations.get(p).map_or(0.0, |q| q.size as f64);
+        self.projections
+            .iter()
+            .map(|pr| match &pr.rule {
+                ConnectRule::AllToAll => size(pr.from) * size(pr.to),
+                ConnectRule::OneToOne => size(pr.from),
+                ConnectRule::FixedProbability(p) => p * size(pr.from) * size(pr.to),
+                ConnectRule::FixedIndegree(k) => *k as f64 * size(pr.to),
+                ConnectRule::FixedOutdegree(k) => *k as f64 * size(pr.from),
+                ConnectRule::List(l) => l.len() as f64,
+            })
+            .sum()
+    }
+
+    /// Total number of neurons.
+    pub fn num_neurons(&self) -> u64 {
+        self.populations.iter().map(|p| p.size as u64).sum()
+    }
+
     /// The description graph in Graphviz DOT, populations labelled with name, size and model.
     pub fn to_dot(&self) -> String {
         let mut s = String::from("digraph network {\n  rankdir=LR;\n");

@@ -5,6 +5,7 @@
 //! is a plain [`crate::network::NetworkDef`] plus run settings. Must not touch: connectivity
 //! generation, simulation. The schema is documented in the README's model-file reference.
 
+pub mod fuzz_check;
 pub mod quantity;
 
 use crate::network::{

@@ -184,3 +184,23 @@ fn every_shipped_model_checks() {
     }
     assert!(n >= 1);
 }
+
+/// The `spec_parse` fuzz corpus, on stable: `seed-*` files must parse, `hostile-*` must be
+/// refused, and nothing may panic.
+#[test]
+fn spec_parse_fuzz_corpus() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/spec_parse");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{dir} is missing: {e}")) {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let accepted = spikeq::spec::fuzz_check::spec_parse(&std::fs::read(&path).unwrap());
+        if name.starts_with("seed-") {
+            assert!(accepted, "{name} must parse");
+        } else if name.starts_with("hostile-") {
+            assert!(!accepted, "{name} must be refused");
+        }
+        n += 1;
+    }
+    assert!(n >= 6, "corpus has only {n} files");
+}
