@@ -28,13 +28,13 @@ pub fn spec_parse(data: &[u8]) -> bool {
         }
     };
     let net = &model.network;
-    if net.num_neurons() <= MAX_NEURONS && net.estimated_synapses() <= MAX_SYNAPSES {
-        if let Ok(built) = net.build(model.seed) {
-            if let Ok(mut sim) = Simulation::new(built, model.seed) {
-                sim.run_until(Tick(5_000_000), &mut NullSink)
-                    .expect("a null sink never fails");
-            }
-        }
+    if net.num_neurons() <= MAX_NEURONS
+        && net.estimated_synapses() <= MAX_SYNAPSES
+        && let Ok(built) = net.build(model.seed)
+        && let Ok(mut sim) = Simulation::new(built, model.seed)
+    {
+        sim.run_until(Tick(5_000_000), &mut NullSink)
+            .expect("a null sink never fails");
     }
     true
 }
