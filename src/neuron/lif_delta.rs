@@ -147,6 +147,20 @@ impl NeuronModel for LifDelta {
         }
     }
 
+    #[inline]
+    fn receive_one(&mut self, t: Tick, i: u32, w: f32, touched: &mut Vec<u32>) {
+        let i = i as usize;
+        let f = self.factor(t);
+        if t < self.ref_end[i] {
+            return;
+        }
+        self.u[i] += w * f;
+        let gap = self.p.v_th_mv as f32 - self.v_inf[i];
+        if gap <= 0.0 || self.u[i] >= gap * f {
+            touched.push(i as u32);
+        }
+    }
+
     fn check_threshold(&mut self, i: u32, t: Tick) -> Crossing {
         let i = i as usize;
         if t < self.ref_end[i] {
