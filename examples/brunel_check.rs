@@ -19,6 +19,15 @@ impl SpikeSink for Hash {
     }
 }
 
+/// CPU time of this thread so far [s] (Linux schedstat; 0 elsewhere): less disturbed than
+/// wall time when other processes share the cores.
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns * 1e-9)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let chunks: i64 = args.get(1).map_or(1, |a| a.parse().unwrap());
@@ -26,28 +35,29 @@ fn main() {
     let duration = args
         .get(2)
         .map_or(m.duration, |a| Tick::from_ms(a.parse().unwrap()).unwrap());
-    let t_all = std::time::Instant::now();
+    let (t_all, c_all) = (std::time::Instant::now(), cpu_s());
     let net = m.network.build(m.seed).unwrap();
-    let t_build = t_all.elapsed();
+    let (t_build, c_build) = (t_all.elapsed(), cpu_s() - c_all);
     let n = net.num_neurons();
     let pops = net.populations.clone();
     let mut sim = spikeq::engine::Simulation::new(net, m.seed).unwrap();
     let mut sink = Tee(SpikeStats::new(n), Hash(0xcbf29ce484222325, 0));
-    let t_run = std::time::Instant::now();
+    let (t_run, c_run) = (std::time::Instant::now(), cpu_s());
     // Uneven chunk ends: k² spacing, so chunk boundaries fall at odd ticks.
     for k in 1..=chunks {
         let end = Tick(duration.0 / (chunks * chunks) * k * k + (k < chunks) as i64 * 12_345);
         sim.run_until(if k == chunks { duration } else { end }, &mut sink)
             .unwrap();
     }
-    let t_run = t_run.elapsed();
-    let total = t_all.elapsed();
+    let (t_run, c_run) = (t_run.elapsed(), cpu_s() - c_run);
+    let (total, c_total) = (t_all.elapsed(), cpu_s() - c_all);
     for p in &pops {
         let s = sink.0.summarize(&p.name, p.ids(), duration);
         eprintln!("{} rate {:.4} Hz cv {:.4}", p.name, s.rate_hz, s.cv_isi);
     }
     eprintln!(
-        "build {:.3} s run {:.3} s total {:.3} s spikes {} hash {:016x}",
+        "build {:.3} s run {:.3} s total {:.3} s (cpu: build {c_build:.3} run {c_run:.3} \
+         total {c_total:.3}) spikes {} hash {:016x}",
         t_build.as_secs_f64(),
         t_run.as_secs_f64(),
         total.as_secs_f64(),

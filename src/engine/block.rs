@@ -19,19 +19,27 @@ pub(crate) struct Segment {
     pub end: usize,
 }
 
+/// Events a drive stream generates at a time. Drawing them in a loop of their own, apart
+/// from delivery, lets both loops pipeline (the random draws form one dependency chain, the
+/// deliveries another).
+const DRIVE_BATCH: usize = 128;
+
 /// A merged Poisson stream into the neurons of one block (see [`crate::network::DriveKind`]).
 #[derive(Debug)]
 pub(crate) struct DriveStream {
     rng: Xoshiro256PlusPlus,
     /// Mean gap between events of the merged stream [ticks] = 1 / (block size · rate).
     mean_gap_ticks: f64,
-    /// Continuous time of the next event [ticks]; it lands on the first tick at or after it.
+    /// Continuous time of the last generated event [ticks]; an event lands on the first tick
+    /// at or after its continuous time.
     next_exact: f64,
-    pub next: Tick,
-    pub target: u32,
     pub weight: f32,
     n: u32,
     stop: Tick,
+    /// Generated events (tick, local target) in time order, `buf[pos]` the next one. After the
+    /// stream's last event comes `(Tick::MAX, 0)`.
+    buf: Vec<(Tick, u32)>,
+    pos: usize,
 }
 
 impl DriveStream {
@@ -52,34 +60,61 @@ impl DriveStream {
                 f64::INFINITY
             },
             next_exact: start.0 as f64,
-            next: Tick::MAX,
-            target: 0,
             weight: weight_mv as f32,
             n,
             stop,
+            buf: Vec::with_capacity(DRIVE_BATCH),
+            pos: 0,
         };
-        d.advance();
+        d.refill();
         d
     }
 
+    /// The tick of the next event (`Tick::MAX` when the stream has ended).
+    #[inline]
+    pub fn next(&self) -> Tick {
+        self.buf[self.pos].0
+    }
+
+    /// The local target of the next event.
+    #[inline]
+    pub fn target(&self) -> u32 {
+        self.buf[self.pos].1
+    }
+
+    /// Moves past the next event.
     #[inline]
     pub fn advance(&mut self) {
-        let e: f64 = Exp1.sample(&mut self.rng);
-        self.next_exact += self.mean_gap_ticks * e;
-        let x = self.next_exact;
-        // `x.ceil()` is a libm call on baseline x86-64 (no SSE4.1): ceil via truncation.
-        // `x < stop` (also false for NaN) keeps `x` in i64 range for the cast.
-        let t = if x < self.stop.0 as f64 && self.n > 0 {
-            let tr = x as i64;
-            tr + ((tr as f64) < x) as i64
-        } else {
-            i64::MAX
-        };
-        if t < self.stop.0 {
-            self.next = Tick(t);
-            self.target = self.rng.random_range(0..self.n);
-        } else {
-            self.next = Tick::MAX;
+        self.pos += 1;
+        if self.pos == self.buf.len() {
+            self.refill();
+        }
+    }
+
+    /// Generates the next batch of events: per event an exponential gap, then a target.
+    fn refill(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+        while self.buf.len() < DRIVE_BATCH {
+            let e: f64 = Exp1.sample(&mut self.rng);
+            self.next_exact += self.mean_gap_ticks * e;
+            let x = self.next_exact;
+            // `x.ceil()` is a libm call on baseline x86-64 (no SSE4.1): ceil via truncation.
+            // `x < stop` (also false for NaN) keeps `x` in i64 range for the cast.
+            let t = if x < self.stop.0 as f64 && self.n > 0 {
+                let tr = x as i64;
+                tr + ((tr as f64) < x) as i64
+            } else {
+                i64::MAX
+            };
+            if t >= self.stop.0 {
+                // Ended: the sentinel stays, `next()` is `Tick::MAX` from now on.
+                self.next_exact = f64::INFINITY;
+                self.buf.push((Tick::MAX, 0));
+                break;
+            }
+            let target = self.rng.random_range(0..self.n);
+            self.buf.push((Tick(t), target));
         }
     }
 }
@@ -100,11 +135,11 @@ fn drive_lane<M: NeuronModel>(
     touched: &mut Vec<u32>,
     events: &mut u64,
 ) -> Option<Tick> {
-    while d.next < bound {
-        let t = d.next;
+    while d.next() < bound {
+        let t = d.next();
         // All of this stream's events at `t` are delivered before the threshold phase.
-        while d.next == t {
-            m.receive_one(t, d.target, d.weight, touched);
+        while d.next() == t {
+            m.receive_one(t, d.target(), d.weight, touched);
             *events += 1;
             d.advance();
         }
@@ -141,7 +176,7 @@ impl Block {
             .peek()
             .map_or(Tick::MAX, |(_, Reverse((t, _)))| *t);
         for d in &self.drives {
-            t = t.min(d.next);
+            t = t.min(d.next());
         }
         if let Some(&(td, _)) = self.dc.get(self.dc_next) {
             t = t.min(td);
@@ -179,7 +214,7 @@ impl Block {
             .peek()
             .map_or(Tick::MAX, |(_, Reverse((t, _)))| *t);
         for d in self.drives.iter().skip(1) {
-            t = t.min(d.next);
+            t = t.min(d.next());
         }
         if let Some(&(td, _)) = self.dc.get(self.dc_next) {
             t = t.min(td);
@@ -239,9 +274,9 @@ impl Block {
                 self.dc_next += 1;
             }
             for d in &mut self.drives {
-                while d.next == t {
+                while d.next() == t {
                     self.model
-                        .receive_one(t, d.target, d.weight, &mut self.touched);
+                        .receive_one(t, d.target(), d.weight, &mut self.touched);
                     self.counters.drive_events += 1;
                     d.advance();
                 }

@@ -83,7 +83,7 @@ impl LifDelta {
         if t - self.epoch >= self.epoch_len {
             self.renormalize(t);
         }
-        ((t - self.epoch).0 as f64 * self.inv_tau_ticks).exp() as f32
+        super::fast_exp::exp((t - self.epoch).0 as f64 * self.inv_tau_ticks) as f32
     }
 
     #[cold]
@@ -96,7 +96,7 @@ impl LifDelta {
     }
 
     fn factor_at(&self, t: Tick) -> f64 {
-        ((t - self.epoch).0 as f64 * self.inv_tau_ticks).exp()
+        super::fast_exp::exp((t - self.epoch).0 as f64 * self.inv_tau_ticks)
     }
 
     /// Analytic crossing for a suprathreshold drive; `Never` otherwise.
@@ -147,7 +147,8 @@ impl NeuronModel for LifDelta {
         }
     }
 
-    #[inline]
+    // Always inlined: it is the whole per-event work of the engine's drive lane.
+    #[inline(always)]
     fn receive_one(&mut self, t: Tick, i: u32, w: f32, touched: &mut Vec<u32>) {
         let i = i as usize;
         let f = self.factor(t);

@@ -12,6 +12,7 @@
 //! order.
 
 pub mod crossing;
+pub mod fast_exp;
 pub mod generator;
 pub mod iaf;
 pub mod lif_adaptive;
