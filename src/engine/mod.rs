@@ -311,7 +311,7 @@ impl Simulation {
             while pos < grp.end {
                 let b = self.block_of[conn.targets[pos] as usize] as usize;
                 let bend = self.blocks[b].end;
-                let end = pos + conn.targets[pos..grp.end].partition_point(|&x| x < bend);
+                let end = pos + count_below(&conn.targets[pos..grp.end], bend);
                 self.segments[b].push(Segment {
                     tick: t,
                     start: pos,
@@ -342,6 +342,40 @@ impl Simulation {
                     self.spike_queue
                         .push(Reverse((arrival, s.neuron, g0 + k as u32)));
                 }
+            }
+        }
+    }
+}
+
+/// The number of leading entries of the sorted `targets` that are below `bound`.
+///
+/// Galloping from the front, not bisecting: a row is cut into one segment per block, ~100
+/// synapses each in the Brunel model, and the row is usually not in cache yet. Bisection
+/// probes far-apart cache lines (a dependent miss each: it took a fifth of the run time);
+/// galloping probes the lines right after the segment start, which the delivery reads next.
+fn count_below(targets: &[u32], bound: u32) -> usize {
+    if targets.first().is_none_or(|&x| x >= bound) {
+        return 0;
+    }
+    // targets[lo] < bound throughout; double the step until targets[lo + step] >= bound.
+    let (mut lo, mut step) = (0, 1);
+    while lo + step < targets.len() && targets[lo + step] < bound {
+        lo += step;
+        step *= 2;
+    }
+    let hi = (lo + step).min(targets.len());
+    lo + 1 + targets[lo + 1..hi].partition_point(|&x| x < bound)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn count_below_matches_partition_point() {
+        let v: Vec<u32> = (0..300).map(|k| k / 3 * 2).collect();
+        for n in 0..v.len() {
+            for bound in 0..210 {
+                let s = &v[..n];
+                assert_eq!(super::count_below(s, bound), s.partition_point(|&x| x < bound));
             }
         }
     }
