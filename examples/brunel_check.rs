@@ -10,7 +10,13 @@ struct Hash(u64, u64);
 impl SpikeSink for Hash {
     fn record(&mut self, spikes: &[Spike]) -> Result<(), String> {
         for s in spikes {
-            for b in s.tick.0.to_le_bytes().into_iter().chain(s.neuron.to_le_bytes()) {
+            for b in s
+                .tick
+                .0
+                .to_le_bytes()
+                .into_iter()
+                .chain(s.neuron.to_le_bytes())
+            {
                 self.0 = (self.0 ^ b as u64).wrapping_mul(0x100000001b3);
             }
         }
@@ -61,7 +67,7 @@ fn main() {
         t_build.as_secs_f64(),
         t_run.as_secs_f64(),
         total.as_secs_f64(),
-        sink.1 .1,
-        sink.1 .0
+        sink.1.1,
+        sink.1.0
     );
 }

@@ -375,7 +375,10 @@ mod tests {
         for n in 0..v.len() {
             for bound in 0..210 {
                 let s = &v[..n];
-                assert_eq!(super::count_below(s, bound), s.partition_point(|&x| x < bound));
+                assert_eq!(
+                    super::count_below(s, bound),
+                    s.partition_point(|&x| x < bound)
+                );
             }
         }
     }
