@@ -36,10 +36,11 @@ pub(crate) struct DriveStream {
     pub weight: f32,
     n: u32,
     stop: Tick,
-    /// Generated events (tick, local target) in time order, `buf[pos]` the next one. After the
-    /// stream's last event comes `(Tick::MAX, 0)`.
-    buf: Vec<(Tick, u32)>,
+    /// Generated events (tick, local target) in time order, `buf[pos]` the next one, `len`
+    /// of them valid. After the stream's last event comes `(Tick::MAX, 0)`.
+    buf: [(Tick, u32); DRIVE_BATCH],
     pos: usize,
+    len: usize,
 }
 
 impl DriveStream {
@@ -63,8 +64,9 @@ impl DriveStream {
             weight: weight_mv as f32,
             n,
             stop,
-            buf: Vec::with_capacity(DRIVE_BATCH),
+            buf: [(Tick::MAX, 0); DRIVE_BATCH],
             pos: 0,
+            len: 0,
         };
         d.refill();
         d
@@ -86,36 +88,40 @@ impl DriveStream {
     #[inline]
     pub fn advance(&mut self) {
         self.pos += 1;
-        if self.pos == self.buf.len() {
+        if self.pos == self.len {
             self.refill();
         }
     }
 
     /// Generates the next batch of events: per event an exponential gap, then a target.
     fn refill(&mut self) {
-        self.buf.clear();
-        self.pos = 0;
-        while self.buf.len() < DRIVE_BATCH {
-            let e: f64 = Exp1.sample(&mut self.rng);
-            self.next_exact += self.mean_gap_ticks * e;
-            let x = self.next_exact;
+        // Working on local copies keeps the generator state in registers (stores into
+        // `self` inside the loop would go to memory at every event).
+        let (mut rng, mut x) = (self.rng.clone(), self.next_exact);
+        let (gap, n, stop) = (self.mean_gap_ticks, self.n, self.stop.0);
+        let mut len = 0;
+        while len < DRIVE_BATCH {
+            let e: f64 = Exp1.sample(&mut rng);
+            x += gap * e;
             // `x.ceil()` is a libm call on baseline x86-64 (no SSE4.1): ceil via truncation.
             // `x < stop` (also false for NaN) keeps `x` in i64 range for the cast.
-            let t = if x < self.stop.0 as f64 && self.n > 0 {
+            let t = if x < stop as f64 && n > 0 {
                 let tr = x as i64;
                 tr + ((tr as f64) < x) as i64
             } else {
                 i64::MAX
             };
-            if t >= self.stop.0 {
+            if t >= stop {
                 // Ended: the sentinel stays, `next()` is `Tick::MAX` from now on.
-                self.next_exact = f64::INFINITY;
-                self.buf.push((Tick::MAX, 0));
+                x = f64::INFINITY;
+                self.buf[len] = (Tick::MAX, 0);
+                len += 1;
                 break;
             }
-            let target = self.rng.random_range(0..self.n);
-            self.buf.push((Tick(t), target));
+            self.buf[len] = (Tick(t), rng.random_range(0..n));
+            len += 1;
         }
+        (self.rng, self.next_exact, self.pos, self.len) = (rng, x, 0, len);
     }
 }
 

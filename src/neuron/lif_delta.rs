@@ -156,12 +156,11 @@ impl NeuronModel for LifDelta {
     fn receive_one(&mut self, t: Tick, i: u32, w: f32, touched: &mut Vec<u32>) {
         let i = i as usize;
         let f = self.factor(t);
-        if t < self.ref_end[i] {
-            return;
-        }
-        self.u[i] += w * f;
+        // As in `receive`: a select, not a branch, for refractoriness.
+        let active = t >= self.ref_end[i];
+        self.u[i] += if active { w * f } else { 0.0 };
         let gap = self.p.v_th_mv as f32 - self.v_inf[i];
-        if gap <= 0.0 || self.u[i] >= gap * f {
+        if active & (gap <= 0.0 || self.u[i] >= gap * f) {
             touched.push(i as u32);
         }
     }
