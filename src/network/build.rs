@@ -413,15 +413,35 @@ impl NetworkDef {
             });
         }
         let mut fill = row_start[..n].to_vec();
-        let (mut targets, mut weights, mut delays) = (vec![0; m], vec![0.0; m], vec![0; m]);
+        // With one delay for every synapse (the common case), no per-synapse delay is
+        // stored: 8 bytes per synapse less to scatter, and rows are sorted by target alone.
+        let const_delays: Vec<Option<i64>> = (self.projections.iter().enumerate())
+            .map(|(k, pr)| match pr.delay_ms {
+                Dist::Const(d) => Gen::delay_ticks(k, d).ok(),
+                _ => None,
+            })
+            .collect();
+        let uniform_delay = match const_delays.first() {
+            Some(&Some(d)) if const_delays.iter().all(|&x| x == Some(d)) => Some(d),
+            _ => None,
+        };
+        let mut delays = vec![0; if uniform_delay.is_some() { 0 } else { m }];
+        let (mut targets, mut weights) = (vec![0; m], vec![0.0; m]);
         for (k, pr) in self.projections.iter().enumerate() {
             generate(k, pr, self, &populations, seed, &mut |s, t, w, d| {
                 let pos = &mut fill[s as usize];
-                (targets[*pos], weights[*pos], delays[*pos]) = (t, w, d);
+                (targets[*pos], weights[*pos]) = (t, w);
+                if let Some(slot) = delays.get_mut(*pos) {
+                    *slot = d;
+                }
                 *pos += 1;
             })?;
         }
         drop(fill);
+        let delays = match uniform_delay {
+            Some(d) => Delays::Uniform(d),
+            None => Delays::PerSynapse(delays),
+        };
         let connectivity = freeze(&row_start, targets, weights, delays)?;
         Ok(Network {
             def: self.clone(),
@@ -611,6 +631,23 @@ fn generate(
     Ok(())
 }
 
+/// The delay of each synapse while rows are frozen [ticks].
+enum Delays {
+    /// Every synapse has this delay.
+    Uniform(i64),
+    /// Per synapse, in the same order as the targets.
+    PerSynapse(Vec<i64>),
+}
+
+impl Delays {
+    fn get(&self, p: usize) -> i64 {
+        match self {
+            Delays::Uniform(d) => *d,
+            Delays::PerSynapse(v) => v[p],
+        }
+    }
+}
+
 /// Finishes rows that hold their synapses in generation order (row `i` is
 /// `row_start[i]..row_start[i + 1]`): sorts each row by (delay, target), generation order
 /// breaking remaining ties (multapses), and groups it by delay.
@@ -618,7 +655,7 @@ fn freeze(
     row_start: &[usize],
     mut targets: Vec<u32>,
     mut weights: Vec<f32>,
-    mut delays: Vec<i64>,
+    mut delays: Delays,
 ) -> Result<Connectivity, BuildError> {
     let n = row_start.len() - 1;
     let mut groups: Vec<DelayGroup> = Vec::new();
@@ -632,17 +669,20 @@ fn freeze(
         let row = row_start[i]..row_start[i + 1];
         // Rows usually come out of generation already sorted (fixed in-degree rules make
         // synapses target by target); sort only the others, stably.
-        let key = |p: usize| (delays[p], targets[p]);
+        let key = |p: usize| (delays.get(p), targets[p]);
         if !(row.start + 1..row.end).all(|p| key(p - 1) <= key(p)) {
             scratch.clear();
-            scratch.extend(row.clone().map(|p| (delays[p], targets[p], weights[p])));
+            scratch.extend(row.clone().map(|p| (delays.get(p), targets[p], weights[p])));
             scratch.sort_by_key(|&(d, t, _)| (d, t));
             for (p, &(d, t, w)) in row.clone().zip(&scratch) {
-                (delays[p], targets[p], weights[p]) = (d, t, w);
+                (targets[p], weights[p]) = (t, w);
+                if let Delays::PerSynapse(v) = &mut delays {
+                    v[p] = d;
+                }
             }
         }
         for p in row.clone() {
-            let d = Tick(delays[p]);
+            let d = Tick(delays.get(p));
             match groups.last_mut() {
                 Some(g) if p > row.start && g.delay == d => g.end += 1,
                 _ => groups.push(DelayGroup {
