@@ -19,19 +19,28 @@ pub(crate) struct Segment {
     pub end: usize,
 }
 
+/// Events a drive stream generates at a time. Drawing them in a loop of their own, apart
+/// from delivery, lets both loops pipeline (the random draws form one dependency chain, the
+/// deliveries another).
+const DRIVE_BATCH: usize = 128;
+
 /// A merged Poisson stream into the neurons of one block (see [`crate::network::DriveKind`]).
 #[derive(Debug)]
 pub(crate) struct DriveStream {
     rng: Xoshiro256PlusPlus,
     /// Mean gap between events of the merged stream [ticks] = 1 / (block size · rate).
     mean_gap_ticks: f64,
-    /// Continuous time of the next event [ticks]; it lands on the first tick at or after it.
+    /// Continuous time of the last generated event [ticks]; an event lands on the first tick
+    /// at or after its continuous time.
     next_exact: f64,
-    pub next: Tick,
-    pub target: u32,
     pub weight: f32,
     n: u32,
     stop: Tick,
+    /// Generated events (tick, local target) in time order, `buf[pos]` the next one, `len`
+    /// of them valid. After the stream's last event comes `(Tick::MAX, 0)`.
+    buf: [(Tick, u32); DRIVE_BATCH],
+    pos: usize,
+    len: usize,
 }
 
 impl DriveStream {
@@ -52,28 +61,99 @@ impl DriveStream {
                 f64::INFINITY
             },
             next_exact: start.0 as f64,
-            next: Tick::MAX,
-            target: 0,
             weight: weight_mv as f32,
             n,
             stop,
+            buf: [(Tick::MAX, 0); DRIVE_BATCH],
+            pos: 0,
+            len: 0,
         };
-        d.advance();
+        d.refill();
         d
     }
 
+    /// The tick of the next event (`Tick::MAX` when the stream has ended).
+    #[inline]
+    pub fn next(&self) -> Tick {
+        self.buf[self.pos].0
+    }
+
+    /// The local target of the next event.
+    #[inline]
+    pub fn target(&self) -> u32 {
+        self.buf[self.pos].1
+    }
+
+    /// Moves past the next event.
     #[inline]
     pub fn advance(&mut self) {
-        let e: f64 = Exp1.sample(&mut self.rng);
-        self.next_exact += self.mean_gap_ticks * e;
-        let t = self.next_exact.ceil();
-        if t < self.stop.0 as f64 && self.n > 0 {
-            self.next = Tick(t as i64);
-            self.target = self.rng.random_range(0..self.n);
-        } else {
-            self.next = Tick::MAX;
+        self.pos += 1;
+        if self.pos == self.len {
+            self.refill();
         }
     }
+
+    /// Generates the next batch of events: per event an exponential gap, then a target.
+    fn refill(&mut self) {
+        // Working on local copies keeps the generator state in registers (stores into
+        // `self` inside the loop would go to memory at every event).
+        let (mut rng, mut x) = (self.rng.clone(), self.next_exact);
+        let (gap, n, stop) = (self.mean_gap_ticks, self.n, self.stop.0);
+        let mut len = 0;
+        while len < DRIVE_BATCH {
+            let e: f64 = Exp1.sample(&mut rng);
+            x += gap * e;
+            // `x.ceil()` is a libm call on baseline x86-64 (no SSE4.1): ceil via truncation.
+            // `x < stop` (also false for NaN) keeps `x` in i64 range for the cast.
+            let t = if x < stop as f64 && n > 0 {
+                let tr = x as i64;
+                tr + ((tr as f64) < x) as i64
+            } else {
+                i64::MAX
+            };
+            if t >= stop {
+                // Ended: the sentinel stays, `next()` is `Tick::MAX` from now on.
+                x = f64::INFINITY;
+                self.buf[len] = (Tick::MAX, 0);
+                len += 1;
+                break;
+            }
+            self.buf[len] = (Tick(t), rng.random_range(0..n));
+            len += 1;
+        }
+        (self.rng, self.next_exact, self.pos, self.len) = (rng, x, 0, len);
+    }
+}
+
+/// Delivers the events of drive stream `d` tick by tick, as long as they come before
+/// `bound` (so no other input or crossing shares their tick). Stops after the first tick that
+/// touched a neuron and returns it: the caller then runs that tick's threshold phase.
+///
+/// Why a separate lane: a block sees ~40 drive events for each tick with recurrent input,
+/// so nearly all ticks hold a single drive event; this loop handles them without the
+/// per-tick merge of segments, crossings and bias steps, and it is generic so that the
+/// model's `receive_one` is inlined.
+#[inline]
+fn drive_lane<M: NeuronModel>(
+    m: &mut M,
+    d: &mut DriveStream,
+    bound: Tick,
+    touched: &mut Vec<u32>,
+    events: &mut u64,
+) -> Option<Tick> {
+    while d.next() < bound {
+        let t = d.next();
+        // All of this stream's events at `t` are delivered before the threshold phase.
+        while d.next() == t {
+            m.receive_one(t, d.target(), d.weight, touched);
+            *events += 1;
+            d.advance();
+        }
+        if !touched.is_empty() {
+            return Some(t);
+        }
+    }
+    None
 }
 
 /// A block: consecutive neurons of one population, with everything that happens to them
@@ -102,7 +182,7 @@ impl Block {
             .peek()
             .map_or(Tick::MAX, |(_, Reverse((t, _)))| *t);
         for d in &self.drives {
-            t = t.min(d.next);
+            t = t.min(d.next());
         }
         if let Some(&(td, _)) = self.dc.get(self.dc_next) {
             t = t.min(td);
@@ -132,6 +212,22 @@ impl Block {
         }
     }
 
+    /// The next tick of a predicted crossing, a bias step or a drive stream other than the
+    /// first: what bounds the first drive stream's fast lane.
+    fn next_time_except_lane(&self) -> Tick {
+        let mut t = self
+            .crossings
+            .peek()
+            .map_or(Tick::MAX, |(_, Reverse((t, _)))| *t);
+        for d in self.drives.iter().skip(1) {
+            t = t.min(d.next());
+        }
+        if let Some(&(td, _)) = self.dc.get(self.dc_next) {
+            t = t.min(td);
+        }
+        t
+    }
+
     /// Processes everything in this block before `w_end`, tick by tick: deliver (bias steps,
     /// drive events, then recurrent segments in (source, group) order), then threshold
     /// (touched neurons and due crossings, in neuron order), then fire.
@@ -145,6 +241,32 @@ impl Block {
         let mut si = 0;
         loop {
             let t_seg = segs.get(si).map_or(Tick::MAX, |s| s.tick);
+            // Fast lane: ticks at which only the first drive stream has events.
+            let bound = t_seg.min(w_end).min(self.next_time_except_lane());
+            if let Some(d) = self.drives.first_mut() {
+                self.touched.clear();
+                let lane = match &mut self.model {
+                    ModelBlock::LifDelta(m) => drive_lane(
+                        m,
+                        d,
+                        bound,
+                        &mut self.touched,
+                        &mut self.counters.drive_events,
+                    ),
+                    m => drive_lane(
+                        m,
+                        d,
+                        bound,
+                        &mut self.touched,
+                        &mut self.counters.drive_events,
+                    ),
+                };
+                if let Some(t) = lane {
+                    self.threshold(t, emitted);
+                    continue;
+                }
+            }
+            // General tick: bias steps, drive events, segments and crossings merged.
             let t = t_seg.min(self.next_time());
             if t >= w_end {
                 break;
@@ -158,9 +280,9 @@ impl Block {
                 self.dc_next += 1;
             }
             for d in &mut self.drives {
-                while d.next == t {
+                while d.next() == t {
                     self.model
-                        .receive(t, 0, &[d.target], &[d.weight], &mut self.touched);
+                        .receive_one(t, d.target(), d.weight, &mut self.touched);
                     self.counters.drive_events += 1;
                     d.advance();
                 }
@@ -187,27 +309,33 @@ impl Block {
                 self.crossings.pop();
                 self.touched.push(i);
             }
-            if self.touched.is_empty() {
-                continue;
-            }
-            let mut touched = std::mem::take(&mut self.touched);
-            touched.sort_unstable();
-            touched.dedup();
-            for &i in &touched {
-                let c = match self.model.check_threshold(i, t) {
-                    Crossing::Now => {
-                        emitted.push(Spike {
-                            tick: t,
-                            neuron: self.first + i,
-                        });
-                        self.counters.spikes += 1;
-                        self.model.fire(i, t)
-                    }
-                    c => c,
-                };
-                self.set_crossing(i, c, t);
-            }
-            self.touched = touched;
+            self.threshold(t, emitted);
         }
+    }
+
+    /// Threshold phase at `t`: every touched neuron, in neuron order, fires or gets its next
+    /// crossing predicted.
+    fn threshold(&mut self, t: Tick, emitted: &mut Vec<Spike>) {
+        if self.touched.is_empty() {
+            return;
+        }
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        for &i in &touched {
+            let c = match self.model.check_threshold(i, t) {
+                Crossing::Now => {
+                    emitted.push(Spike {
+                        tick: t,
+                        neuron: self.first + i,
+                    });
+                    self.counters.spikes += 1;
+                    self.model.fire(i, t)
+                }
+                c => c,
+            };
+            self.set_crossing(i, c, t);
+        }
+        self.touched = touched;
     }
 }

@@ -311,7 +311,7 @@ impl Simulation {
             while pos < grp.end {
                 let b = self.block_of[conn.targets[pos] as usize] as usize;
                 let bend = self.blocks[b].end;
-                let end = pos + conn.targets[pos..grp.end].partition_point(|&x| x < bend);
+                let end = pos + count_below(&conn.targets[pos..grp.end], bend);
                 self.segments[b].push(Segment {
                     tick: t,
                     start: pos,
@@ -342,6 +342,40 @@ impl Simulation {
                     self.spike_queue
                         .push(Reverse((arrival, s.neuron, g0 + k as u32)));
                 }
+            }
+        }
+    }
+}
+
+/// The number of leading entries of the sorted `targets` that are below `bound`.
+///
+/// A row is cut into one segment per block (~100 synapses each in the Brunel model), and
+/// the row is usually not in cache yet. Bisection probes far-apart cache lines, each probe a
+/// dependent miss (it took a fifth of the run time). Here the probes step one cache line
+/// (16 targets) at a time from the segment start: they do not depend on each other, so the
+/// lines are fetched in parallel, and they are the lines the delivery reads next. Only the
+/// last line is bisected.
+fn count_below(targets: &[u32], bound: u32) -> usize {
+    const STEP: usize = 16;
+    let mut lo = 0;
+    while lo + STEP <= targets.len() && targets[lo + STEP - 1] < bound {
+        lo += STEP;
+    }
+    lo + targets[lo..(lo + STEP).min(targets.len())].partition_point(|&x| x < bound)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn count_below_matches_partition_point() {
+        let v: Vec<u32> = (0..300).map(|k| k / 3 * 2).collect();
+        for n in 0..v.len() {
+            for bound in 0..210 {
+                let s = &v[..n];
+                assert_eq!(
+                    super::count_below(s, bound),
+                    s.partition_point(|&x| x < bound)
+                );
             }
         }
     }

@@ -12,6 +12,7 @@
 //! order.
 
 pub mod crossing;
+pub mod fast_exp;
 pub mod generator;
 pub mod iaf;
 pub mod lif_adaptive;
@@ -175,6 +176,16 @@ pub trait NeuronModel: Send + std::fmt::Debug {
         touched: &mut Vec<u32>,
     );
 
+    /// One input of `weight` to local neuron `i` at tick `t`: the same as [`receive`] with
+    /// one-element slices and `first = 0`. Models override it when a single input can be
+    /// applied more cheaply (it is called once per external drive event).
+    ///
+    /// [`receive`]: NeuronModel::receive
+    #[inline]
+    fn receive_one(&mut self, t: Tick, i: u32, weight: f32, touched: &mut Vec<u32>) {
+        self.receive(t, 0, &[i], &[weight], touched);
+    }
+
     /// Threshold phase at `t` for neuron `i`, after all of `t`'s inputs: fire now, or when.
     fn check_threshold(&mut self, i: u32, t: Tick) -> Crossing;
 
@@ -245,6 +256,10 @@ impl NeuronModel for ModelBlock {
         touched: &mut Vec<u32>,
     ) {
         dispatch!(self, m => m.receive(t, first, targets, weights, touched))
+    }
+    #[inline]
+    fn receive_one(&mut self, t: Tick, i: u32, weight: f32, touched: &mut Vec<u32>) {
+        dispatch!(self, m => m.receive_one(t, i, weight, touched))
     }
     fn check_threshold(&mut self, i: u32, t: Tick) -> Crossing {
         dispatch!(self, m => m.check_threshold(i, t))
