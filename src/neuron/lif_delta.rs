@@ -60,18 +60,18 @@ impl LifDelta {
                 .map(|t| t.0.max(1) as f64)
                 .unwrap_or(f64::MAX);
         let epoch_len = Tick(((RENORM_TAUS / inv_tau_ticks) as i64).max(1));
-        let v_inf: Vec<f64> = bias_mv.iter().map(|b| (p.v_rest_mv + b) as f64).collect();
+        let v_inf: Vec<f64> = bias_mv.iter().map(|b| p.v_rest_mv + b).collect();
         let u = v_init_mv
             .iter()
             .zip(&v_inf)
-            .map(|(v, vi)| (*v as f64) - vi)
+            .map(|(v, vi)| *v - vi)
             .collect();
         Ok(LifDelta {
             p,
             inv_tau_ticks,
             epoch: t0,
             epoch_len,
-            epoch_decay: (-(epoch_len.0 as f64) * inv_tau_ticks).exp() as f64,
+            epoch_decay: (-(epoch_len.0 as f64) * inv_tau_ticks).exp(),
             u,
             v_inf,
             ref_end: vec![Tick(i64::MIN); bias_mv.len()],
@@ -84,7 +84,7 @@ impl LifDelta {
         if t - self.epoch >= self.epoch_len {
             self.renormalize(t);
         }
-        super::fast_exp::exp((t - self.epoch).0 as f64 * self.inv_tau_ticks) as f64
+        super::fast_exp::exp((t - self.epoch).0 as f64 * self.inv_tau_ticks)
     }
 
     #[cold]
@@ -102,12 +102,12 @@ impl LifDelta {
 
     /// Analytic crossing for a suprathreshold drive; `Never` otherwise.
     fn predict(&self, i: usize) -> Crossing {
-        let gap = self.p.v_th_mv as f64 - self.v_inf[i];
+        let gap = self.p.v_th_mv - self.v_inf[i];
         if gap >= 0.0 || self.u[i] >= 0.0 {
             return Crossing::Never;
         }
         // u e^{-s/τ} = gap  =>  s = τ ln(u / gap)
-        let s_ticks = ((self.u[i] / gap) as f64).ln() / self.inv_tau_ticks;
+        let s_ticks = (self.u[i] / gap).ln() / self.inv_tau_ticks;
         let t = self.epoch.0 as f64 + s_ticks;
         Crossing::At(if t >= i64::MAX as f64 {
             Tick::MAX
@@ -132,7 +132,7 @@ impl NeuronModel for LifDelta {
         touched: &mut Vec<u32>,
     ) {
         let f = self.factor(t);
-        let v_th = self.p.v_th_mv as f64;
+        let v_th = self.p.v_th_mv;
         // Equal lengths let the compiler check each index once, not once per array.
         let u = &mut self.u[..];
         let (ref_end, v_inf) = (&self.ref_end[..u.len()], &self.v_inf[..u.len()]);
@@ -162,7 +162,7 @@ impl NeuronModel for LifDelta {
         // As in `receive`: no branch for refractoriness.
         let active = t >= self.ref_end[i];
         self.u[i] += f64::from(w) * f * f64::from(u8::from(active));
-        let gap = self.p.v_th_mv as f64 - self.v_inf[i];
+        let gap = self.p.v_th_mv - self.v_inf[i];
         if active & (gap <= 0.0 || self.u[i] >= gap * f) {
             touched.push(i as u32);
         }
@@ -174,7 +174,7 @@ impl NeuronModel for LifDelta {
             return self.predict(i);
         }
         let f = self.factor(t);
-        let gap = self.p.v_th_mv as f64 - self.v_inf[i];
+        let gap = self.p.v_th_mv - self.v_inf[i];
         if self.u[i] >= gap * f {
             return Crossing::Now;
         }
@@ -191,12 +191,12 @@ impl NeuronModel for LifDelta {
         self.ref_end[i] = end;
         self.factor(t);
         // Set u so that V(end) = v_reset; inputs before `end` are discarded.
-        self.u[i] = ((self.p.v_reset_mv - self.v_inf[i] as f64) * self.factor_at(end)) as f64;
+        self.u[i] = (self.p.v_reset_mv - self.v_inf[i]) * self.factor_at(end);
         self.predict(i)
     }
 
     fn add_bias(&mut self, t: Tick, delta: f64, touched: &mut Vec<u32>) {
-        let f = self.factor(t) as f64;
+        let f = self.factor(t);
         for i in 0..self.u.len() {
             // A refractory neuron restarts from v_reset at ref_end: rescale u for that moment.
             let fac = if t < self.ref_end[i] {
@@ -204,9 +204,9 @@ impl NeuronModel for LifDelta {
             } else {
                 f
             };
-            let v = self.v_inf[i] as f64 + self.u[i] as f64 / fac;
-            self.v_inf[i] = (self.v_inf[i] as f64 + delta) as f64;
-            self.u[i] = ((v - self.v_inf[i] as f64) * fac) as f64;
+            let v = self.v_inf[i] + self.u[i] / fac;
+            self.v_inf[i] += delta;
+            self.u[i] = (v - self.v_inf[i]) * fac;
             touched.push(i as u32);
         }
     }
@@ -216,7 +216,7 @@ impl NeuronModel for LifDelta {
         if t < self.ref_end[i] {
             return self.p.v_reset_mv;
         }
-        self.v_inf[i] as f64 + self.u[i] as f64 / self.factor_at(t)
+        self.v_inf[i] + self.u[i] / self.factor_at(t)
     }
 }
 
