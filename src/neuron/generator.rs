@@ -211,7 +211,7 @@ impl NeuronModel for PoissonGenerator {
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReplayParams {
     /// Spike times of each neuron, relative to `shift`. With a period, every time lies in
-    /// `[0, period)`.
+    /// `[0, period)`. Neurons beyond the end of the list are silent.
     pub trains: Vec<Vec<Tick>>,
     /// Added to every spike time.
     pub shift: Tick,

@@ -24,7 +24,7 @@ use crate::{Spike, Tick};
 pub const MAX_DOTS: usize = 100_000;
 
 /// Largest accepted image side, in pixels.
-pub const MAX_SIDE: u32 = 8192;
+pub const MAX_SIDE: u32 = 4096;
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
 

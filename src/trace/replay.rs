@@ -192,7 +192,8 @@ impl ReplayError {
 /// A loaded replay and what was found in the file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadedReplay {
-    /// The trains to play (one per neuron of the population).
+    /// The trains to play: one per neuron, up to the last neuron with a spike (the rest of
+    /// the population is silent).
     pub params: ReplayParams,
     /// The file's format.
     pub format: TraceFormat,
@@ -243,7 +244,7 @@ pub fn load_replay(path: &Path, options: &ReplayOptions) -> Result<LoadedReplay,
         path,
         options,
         selection,
-        trains: vec![Vec::new(); options.size as usize],
+        trains: Vec::new(),
         kept: 0,
     };
     let check_declared = |declared: u32, loader: &Loader| -> Result<(), ReplayError> {
@@ -368,7 +369,12 @@ impl Loader<'_> {
                 });
             }
             // Times arrive sorted, and scaling by a positive factor keeps them sorted.
-            let train = &mut self.trains[neuron as usize];
+            // Grown on demand (neuron < size): a small trace costs little in a big population.
+            let neuron = neuron as usize;
+            if neuron >= self.trains.len() {
+                self.trains.resize_with(neuron + 1, Vec::new);
+            }
+            let train = &mut self.trains[neuron];
             if train.last() != Some(&tick) {
                 train.push(tick);
             }
@@ -453,6 +459,15 @@ mod tests {
         assert_eq!(
             loaded.params.trains,
             vec![vec![Tick(250_000)], vec![], vec![Tick(1_500_000)]]
+        );
+        // Trains stop at the last neuron with a spike.
+        assert_eq!(
+            load_replay(&path, &ReplayOptions::new(1000))
+                .unwrap()
+                .params
+                .trains
+                .len(),
+            3
         );
         std::fs::remove_dir_all(&d).unwrap();
     }
