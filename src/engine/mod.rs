@@ -33,7 +33,7 @@ use crate::Spike;
 use crate::network::{DriveKind, Network, NeuronKind};
 use crate::neuron::{
     LifAdaptive, LifDelta, LifExp, ModelBlock, NeuronModel, NonLeakyIaf, PoissonGenerator,
-    RegularGenerator, SpikeTimesGenerator,
+    RegularGenerator, ReplayGenerator, SpikeTimesGenerator,
 };
 use crate::record::SpikeSink;
 use crate::rng::{StreamKind, stream};
@@ -116,6 +116,12 @@ impl Simulation {
         let mut block_of = Vec::with_capacity(net.num_neurons() as usize);
         let t0 = Tick::ZERO;
         for (p, (info, def)) in net.populations.iter().zip(&net.def.populations).enumerate() {
+            if let NeuronKind::Replay(replay) = &def.kind {
+                replay.validate().map_err(|e| RunError::Model {
+                    population: info.name.clone(),
+                    message: e.to_string(),
+                })?;
+            }
             let mut first = info.first;
             while first < info.first + info.size {
                 let end = (first + BLOCK_SIZE).min(info.first + info.size);
@@ -147,6 +153,18 @@ impl Simulation {
                             .map(|k| times.get(k).cloned().unwrap_or_default())
                             .collect();
                         ModelBlock::SpikeTimes(SpikeTimesGenerator::new(mine, t0))
+                    }
+                    NeuronKind::Replay(replay) => {
+                        let lo = (first - info.first) as usize;
+                        let mine = (lo..lo + n)
+                            .map(|k| replay.trains.get(k).cloned().unwrap_or_default())
+                            .collect();
+                        ModelBlock::Replay(ReplayGenerator::new(
+                            mine,
+                            replay.shift,
+                            replay.period,
+                            t0,
+                        ))
                     }
                     &NeuronKind::Regular {
                         period,

@@ -475,7 +475,7 @@ fn validate_kind(kind: &NeuronKind) -> Result<(), ParamError> {
         }
         NeuronKind::Regular { period, .. } => check_positive_ms("period", period.as_ms()),
         NeuronKind::Poisson { rate_hz, .. } => check_finite("rate", *rate_hz),
-        NeuronKind::SpikeTimes(_) => Ok(()),
+        NeuronKind::SpikeTimes(_) | NeuronKind::Replay(_) => Ok(()),
     }
 }
 

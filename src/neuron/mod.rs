@@ -21,7 +21,9 @@ pub mod lif_exp;
 
 use crate::time::Tick;
 
-pub use generator::{PoissonGenerator, RegularGenerator, SpikeTimesGenerator};
+pub use generator::{
+    PoissonGenerator, RegularGenerator, ReplayGenerator, ReplayParams, SpikeTimesGenerator,
+};
 pub use iaf::NonLeakyIaf;
 pub use lif_adaptive::LifAdaptive;
 pub use lif_delta::LifDelta;
@@ -220,6 +222,8 @@ pub enum ModelBlock {
     Regular(RegularGenerator),
     /// See [`PoissonGenerator`].
     Poisson(PoissonGenerator),
+    /// See [`ReplayGenerator`].
+    Replay(ReplayGenerator),
     /// A user-supplied model.
     Custom(Box<dyn NeuronModel>),
 }
@@ -234,6 +238,7 @@ macro_rules! dispatch {
             ModelBlock::SpikeTimes($m) => $body,
             ModelBlock::Regular($m) => $body,
             ModelBlock::Poisson($m) => $body,
+            ModelBlock::Replay($m) => $body,
             ModelBlock::Custom($m) => $body,
         }
     };

@@ -5,7 +5,9 @@ mod cli;
 mod closed_form;
 mod exp_current;
 mod model_errors;
+mod replay;
 mod semantics;
+mod trace_cli;
 
 use spikeq::engine::Simulation;
 use spikeq::network::{Network, NetworkDef};
