@@ -228,11 +228,6 @@ impl NetworkDef {
             .sum()
     }
 
-    /// Total number of neurons.
-    pub fn num_neurons(&self) -> u64 {
-        self.populations.iter().map(|p| p.size as u64).sum()
-    }
-
     /// The description graph in Graphviz DOT, populations labelled with name, size and model.
     pub fn to_dot(&self) -> String {
         let mut s = String::from("digraph network {\n  rankdir=LR;\n");

@@ -52,11 +52,11 @@ fn info_reports_counts_span_rates_and_metadata() {
     for needle in [
         "format          .spk",
         "channels        12500 declared, 12500 active",
-        "spikes          93459",
-        "time span       9.858875 ms .. 199.995952 ms",
+        "spikes          94763",
+        "time span       9.858875 ms .. 199.997447 ms",
         "duration        200.000000 ms (recorded duration)",
-        "spikes/s        467295.0",
-        "mean rate       37.384 Hz per channel",
+        "spikes/s        473815.0",
+        "mean rate       37.905 Hz per channel",
         "meta model            brunel_delta",
         "meta seed             1",
     ] {
@@ -139,7 +139,7 @@ fn plot_writes_a_png_of_the_requested_size() {
     let png = dir.join("raster.png");
     let o = ok(&["trace", "plot", BRUNEL, "-o", s(&png)]);
     assert!(
-        stderr(&o).contains("93459 spikes (as density per pixel)"),
+        stderr(&o).contains("94763 spikes (as density per pixel)"),
         "{}",
         stderr(&o)
     );
