@@ -317,6 +317,17 @@ fn draw_partners(
 impl NetworkDef {
     /// Checks the description and generates its synapses with `seed`.
     pub fn build(&self, seed: u64) -> Result<Network, BuildError> {
+        // Refuse before allocating: a model file can ask for more synapses than any machine
+        // holds, and synapse ids are u32.
+        let estimate = self.estimated_synapses();
+        if estimate > u32::MAX as f64 {
+            return Err(BuildError::TooLarge {
+                what: format!(
+                    "about {estimate:.3e} synapses (at most {} are addressable)",
+                    u32::MAX
+                ),
+            });
+        }
         let mut populations = Vec::with_capacity(self.populations.len());
         let mut next: u64 = 0;
         for (i, p) in self.populations.iter().enumerate() {
