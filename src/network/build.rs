@@ -120,6 +120,11 @@ pub enum BuildError {
     DuplicateName(String),
 }
 
+/// The most neurons a network may have: 2^28, about 10 GiB of neuron state and bookkeeping.
+/// A model file's `size` is a length read off a file; this bound keeps a typo from asking
+/// for hundreds of gigabytes.
+pub const MAX_NEURONS: u64 = 1 << 28;
+
 /// Where a population's neurons sit in the global id space.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PopulationInfo {
@@ -352,9 +357,9 @@ impl NetworkDef {
                 size: p.size,
             });
             next += p.size as u64;
-            if next > u32::MAX as u64 - 1 {
+            if next > MAX_NEURONS {
                 return Err(BuildError::TooLarge {
-                    what: format!("more than {} neurons", u32::MAX - 1),
+                    what: format!("more than {MAX_NEURONS} neurons"),
                 });
             }
         }
