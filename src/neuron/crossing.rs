@@ -70,9 +70,11 @@ impl ExpSum {
     #[inline]
     fn decays(&self, s: i64) -> [f64; MAX_TERMS] {
         let mut e = [0.0; MAX_TERMS];
-        for j in 0..self.n {
-            e[j] = exp(-(s as f64) * self.rate_per_tick[j]);
+        for (e, r) in e.iter_mut().zip(&self.rate_per_tick[..self.n]) {
+            *e = exp(-(s as f64) * r);
         }
+        e
+    }
         e
     }
 
