@@ -75,8 +75,6 @@ impl ExpSum {
         }
         e
     }
-        e
-    }
 
     /// A tick beyond which `f` keeps the sign of `c0` (so no crossing if `c0 < 0`, surely above
     /// threshold if `c0 > 0`), or `None` if `c0 == 0` and terms remain.

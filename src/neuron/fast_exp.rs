@@ -6,8 +6,8 @@
 //! table-driven scheme (Tang 1989, as in glibc): `x = (64 m + j) ln2/64 + r` with
 //! `|r| ≤ ln2/128`, `e^x = 2^m · 2^{j/64} · e^r`, `e^r` by a degree-5 Taylor polynomial
 //! (truncation error below 4e-17). Accuracy: within 2 ulp of the exact value in f64 (relative
-//! error < 3e-16), so after the models' cast to f32 the factor equals the correctly rounded
-//! one except when the exact value lies within ~2e-16 of an f32 rounding boundary.
+//! error < 3e-16). The exact crossing search (`crossing`) uses it too: there every search
+//! evaluates dozens of exponentials.
 //! Pure arithmetic on f64 (no fused multiply-add), so it gives the same bits on every
 //! platform and for every build.
 
