@@ -188,6 +188,36 @@ pub trait NeuronModel: Send + std::fmt::Debug {
         self.receive(t, 0, &[i], &[weight], touched);
     }
 
+    /// A run of single inputs of equal `weight` in time order (`ticks` non-decreasing,
+    /// not empty): `targets[k]` receives one at `ticks[k]`, as by [`receive_one`]. Stops
+    /// after the first tick at which a neuron was pushed onto `touched` (empty on entry), so
+    /// that the caller can run that tick's threshold phase, and returns how many inputs it
+    /// applied (all of them if none touched). Models override it to compute the per-input
+    /// work of a whole run at once (it carries the external drive).
+    ///
+    /// [`receive_one`]: NeuronModel::receive_one
+    #[inline]
+    fn receive_run(
+        &mut self,
+        ticks: &[Tick],
+        targets: &[u32],
+        weight: f32,
+        touched: &mut Vec<u32>,
+    ) -> usize {
+        let mut k = 0;
+        while k < ticks.len() {
+            let t = ticks[k];
+            while k < ticks.len() && ticks[k] == t {
+                self.receive_one(t, targets[k], weight, touched);
+                k += 1;
+            }
+            if !touched.is_empty() {
+                break;
+            }
+        }
+        k
+    }
+
     /// Threshold phase at `t` for neuron `i`, after all of `t`'s inputs: fire now, or when.
     fn check_threshold(&mut self, i: u32, t: Tick) -> Crossing;
 
@@ -265,6 +295,16 @@ impl NeuronModel for ModelBlock {
     #[inline]
     fn receive_one(&mut self, t: Tick, i: u32, weight: f32, touched: &mut Vec<u32>) {
         dispatch!(self, m => m.receive_one(t, i, weight, touched))
+    }
+    #[inline]
+    fn receive_run(
+        &mut self,
+        ticks: &[Tick],
+        targets: &[u32],
+        weight: f32,
+        touched: &mut Vec<u32>,
+    ) -> usize {
+        dispatch!(self, m => m.receive_run(ticks, targets, weight, touched))
     }
     fn check_threshold(&mut self, i: u32, t: Tick) -> Crossing {
         dispatch!(self, m => m.check_threshold(i, t))
