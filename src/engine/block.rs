@@ -2,8 +2,7 @@
 
 use super::Counters;
 use crate::Spike;
-use crate::network::Connectivity;
-use crate::neuron::{Crossing, ModelBlock, NeuronModel};
+use crate::neuron::{Crossing, ModelBlock, NeuronModel, Weights};
 use crate::time::Tick;
 use priority_queue::PriorityQueue;
 use rand::RngExt;
@@ -11,12 +10,14 @@ use rand_distr::{Distribution, Exp1};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::cmp::Reverse;
 
-/// Spikes of one delay group that land in one block: synapses `start..end`, all at `tick`.
+/// Spikes of one delay group that land in one block: synapses `start..end`, all at `tick`,
+/// all of `weight` unless it is NaN (then each has its own).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Segment {
     pub tick: Tick,
-    pub start: usize,
-    pub end: usize,
+    pub start: u32,
+    pub end: u32,
+    pub weight: f32,
 }
 
 /// Events a drive stream generates at a time. Drawing them in a loop of their own, apart
@@ -189,7 +190,6 @@ fn drive_lane<M: NeuronModel>(
 pub(crate) struct Block {
     pub pop: usize,
     pub first: u32,
-    pub end: u32,
     pub model: ModelBlock,
     /// Predicted threshold crossings (and generators' next spikes), keyed (tick, neuron).
     pub crossings: PriorityQueue<u32, Reverse<(Tick, u32)>>,
@@ -261,7 +261,8 @@ impl Block {
     pub fn process(
         &mut self,
         segs: &[Segment],
-        conn: &Connectivity,
+        local: &[u16],
+        weights: &[f32],
         w_end: Tick,
         emitted: &mut Vec<Spike>,
     ) {
@@ -318,13 +319,14 @@ impl Block {
                 if s.tick != t {
                     break;
                 }
-                self.model.receive(
-                    t,
-                    self.first,
-                    &conn.targets[s.start..s.end],
-                    &conn.weights[s.start..s.end],
-                    &mut self.touched,
-                );
+                let (a, b) = (s.start as usize, s.end as usize);
+                let w = if s.weight.is_nan() {
+                    Weights::Each(&weights[a..b])
+                } else {
+                    Weights::Same(s.weight)
+                };
+                self.model
+                    .receive_local(t, &local[a..b], w, &mut self.touched);
                 self.counters.synaptic_events += (s.end - s.start) as u64;
                 si += 1;
             }

@@ -17,7 +17,7 @@
 //! With `v_inf > v_th` (a suprathreshold drive) the crossing time is analytic:
 //! `t = epoch + tau_m ln(u / (v_th - v_inf))`, rounded up to the tick grid.
 
-use super::{Crossing, LifParams, NeuronModel, ParamError};
+use super::{Crossing, LifParams, NeuronModel, ParamError, Weights};
 use crate::time::Tick;
 
 /// Epoch length in membrane time constants: `F` stays below e^10 (plus the refractory period).
@@ -90,6 +90,36 @@ impl LifDelta {
         super::fast_exp::exp((t - self.epoch).0 as f64 * self.inv_tau_ticks)
     }
 
+    /// Applies inputs (local neuron, weight) arriving at `t`.
+    #[inline(always)]
+    fn deliver(
+        &mut self,
+        t: Tick,
+        inputs: impl Iterator<Item = (usize, f32)>,
+        touched: &mut Vec<u32>,
+    ) {
+        let f = self.factor(t);
+        let v_th = self.p.v_th_mv;
+        // Equal lengths let the compiler check each index once, not once per array.
+        let u = &mut self.u[..];
+        let (ref_end, v_inf) = (&self.ref_end[..u.len()], &self.v_inf[..u.len()]);
+        for (i, w) in inputs {
+            // Inputs during refractoriness are discarded. Multiplied by 0 or 1, not skipped
+            // by a branch: ~8% of the inputs hit a refractory neuron, at random, and each
+            // mispredicted branch also stops the loads of the next inputs (this loop waits
+            // on memory). Adding ±0.0 leaves `u` unchanged; the compiler turns an `if` back
+            // into a branch.
+            let active = t >= ref_end[i];
+            u[i] += f64::from(w) * f * f64::from(u8::from(active));
+            let gap = v_th - v_inf[i];
+            // Below-threshold drive: only a neuron now above threshold can fire at t.
+            // Suprathreshold drive: every input moves the predicted crossing.
+            if active & (gap <= 0.0 || u[i] >= gap * f) {
+                touched.push(i as u32);
+            }
+        }
+    }
+
     #[cold]
     fn renormalize(&mut self, t: Tick) {
         while t - self.epoch >= self.epoch_len {
@@ -134,25 +164,23 @@ impl NeuronModel for LifDelta {
         weights: &[f32],
         touched: &mut Vec<u32>,
     ) {
-        let f = self.factor(t);
-        let v_th = self.p.v_th_mv;
-        // Equal lengths let the compiler check each index once, not once per array.
-        let u = &mut self.u[..];
-        let (ref_end, v_inf) = (&self.ref_end[..u.len()], &self.v_inf[..u.len()]);
-        for (&target, &w) in targets.iter().zip(weights) {
-            let i = (target - first) as usize;
-            // Inputs during refractoriness are discarded. Multiplied by 0 or 1, not skipped
-            // by a branch: ~8% of the inputs hit a refractory neuron, at random, and each
-            // mispredicted branch also stops the loads of the next inputs (this loop waits
-            // on memory). Adding ±0.0 leaves `u` unchanged; the compiler turns an `if` back
-            // into a branch.
-            let active = t >= ref_end[i];
-            u[i] += f64::from(w) * f * f64::from(u8::from(active));
-            let gap = v_th - v_inf[i];
-            // Below-threshold drive: only a neuron now above threshold can fire at t.
-            // Suprathreshold drive: every input moves the predicted crossing.
-            if active & (gap <= 0.0 || u[i] >= gap * f) {
-                touched.push(i as u32);
+        let inputs = targets.iter().zip(weights);
+        self.deliver(t, inputs.map(|(&n, &w)| ((n - first) as usize, w)), touched);
+    }
+
+    #[inline]
+    fn receive_local(
+        &mut self,
+        t: Tick,
+        local: &[u16],
+        weights: Weights<'_>,
+        touched: &mut Vec<u32>,
+    ) {
+        match weights {
+            Weights::Same(w) => self.deliver(t, local.iter().map(|&i| (i as usize, w)), touched),
+            Weights::Each(ws) => {
+                let inputs = local.iter().zip(ws).map(|(&i, &w)| (i as usize, w));
+                self.deliver(t, inputs, touched)
             }
         }
     }

@@ -148,6 +148,15 @@ impl LifParams {
     }
 }
 
+/// The weights of a run of inputs: one shared by all, or one each.
+#[derive(Clone, Copy, Debug)]
+pub enum Weights<'a> {
+    /// Every input has this weight.
+    Same(f32),
+    /// Input `k` has weight `[k]` (as many as inputs).
+    Each(&'a [f32]),
+}
+
 /// The operations the engine needs from a block of neurons of one model.
 ///
 /// Indices `i` are local to the block (`0..len()`). Every method receives the tick it is
@@ -177,6 +186,36 @@ pub trait NeuronModel: Send + std::fmt::Debug {
         weights: &[f32],
         touched: &mut Vec<u32>,
     );
+
+    /// [`receive`] in the engine's compact form: input `k` goes to local neuron `local[k]`
+    /// with its weight from `weights`. Models override it to read less memory (it carries
+    /// all recurrent input); the default converts chunks of inputs and calls [`receive`].
+    ///
+    /// [`receive`]: NeuronModel::receive
+    fn receive_local(
+        &mut self,
+        t: Tick,
+        local: &[u16],
+        weights: Weights<'_>,
+        touched: &mut Vec<u32>,
+    ) {
+        const CHUNK: usize = 64;
+        let (mut targets, mut same) = ([0u32; CHUNK], [0f32; CHUNK]);
+        for (c, part) in local.chunks(CHUNK).enumerate() {
+            let n = part.len();
+            for (d, &s) in targets.iter_mut().zip(part) {
+                *d = u32::from(s);
+            }
+            let w = match weights {
+                Weights::Same(w) => {
+                    same[..n].fill(w);
+                    &same[..n]
+                }
+                Weights::Each(ws) => &ws[c * CHUNK..c * CHUNK + n],
+            };
+            self.receive(t, 0, &targets[..n], w, touched);
+        }
+    }
 
     /// One input of `weight` to local neuron `i` at tick `t`: the same as [`receive`] with
     /// one-element slices and `first = 0`. Models override it when a single input can be
@@ -291,6 +330,16 @@ impl NeuronModel for ModelBlock {
         touched: &mut Vec<u32>,
     ) {
         dispatch!(self, m => m.receive(t, first, targets, weights, touched))
+    }
+    #[inline]
+    fn receive_local(
+        &mut self,
+        t: Tick,
+        local: &[u16],
+        weights: Weights<'_>,
+        touched: &mut Vec<u32>,
+    ) {
+        dispatch!(self, m => m.receive_local(t, local, weights, touched))
     }
     #[inline]
     fn receive_one(&mut self, t: Tick, i: u32, weight: f32, touched: &mut Vec<u32>) {
