@@ -162,9 +162,7 @@ fn drive_lane<M: NeuronModel>(
 ) -> Option<Tick> {
     loop {
         let (ticks, targets) = d.pending_before(bound);
-        let Some(&last) = ticks.last() else {
-            return None;
-        };
+        let &last = ticks.last()?;
         let k = m.receive_run(ticks, targets, d.weight, touched);
         let t = ticks[k - 1];
         *events += k as u64;
