@@ -2,8 +2,7 @@
 
 use super::Counters;
 use crate::Spike;
-use crate::network::Connectivity;
-use crate::neuron::{Crossing, ModelBlock, NeuronModel};
+use crate::neuron::{Crossing, ModelBlock, NeuronModel, Weights};
 use crate::time::Tick;
 use priority_queue::PriorityQueue;
 use rand::RngExt;
@@ -11,12 +10,14 @@ use rand_distr::{Distribution, Exp1};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::cmp::Reverse;
 
-/// Spikes of one delay group that land in one block: synapses `start..end`, all at `tick`.
+/// Spikes of one delay group that land in one block: synapses `start..end`, all at `tick`,
+/// all of `weight` unless it is NaN (then each has its own).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Segment {
     pub tick: Tick,
-    pub start: usize,
-    pub end: usize,
+    pub start: u32,
+    pub end: u32,
+    pub weight: f32,
 }
 
 /// Events a drive stream generates at a time. Drawing them in a loop of their own, apart
@@ -36,9 +37,10 @@ pub(crate) struct DriveStream {
     pub weight: f32,
     n: u32,
     stop: Tick,
-    /// Generated events (tick, local target) in time order, `buf[pos]` the next one, `len`
+    /// Generated events (tick, local target) in time order, `ticks[pos]` the next one, `len`
     /// of them valid. After the stream's last event comes `(Tick::MAX, 0)`.
-    buf: [(Tick, u32); DRIVE_BATCH],
+    ticks: [Tick; DRIVE_BATCH],
+    targets: [u32; DRIVE_BATCH],
     pos: usize,
     len: usize,
 }
@@ -64,7 +66,8 @@ impl DriveStream {
             weight: weight_mv as f32,
             n,
             stop,
-            buf: [(Tick::MAX, 0); DRIVE_BATCH],
+            ticks: [Tick::MAX; DRIVE_BATCH],
+            targets: [0; DRIVE_BATCH],
             pos: 0,
             len: 0,
         };
@@ -75,19 +78,35 @@ impl DriveStream {
     /// The tick of the next event (`Tick::MAX` when the stream has ended).
     #[inline]
     pub fn next(&self) -> Tick {
-        self.buf[self.pos].0
+        self.ticks[self.pos]
     }
 
     /// The local target of the next event.
     #[inline]
     pub fn target(&self) -> u32 {
-        self.buf[self.pos].1
+        self.targets[self.pos]
     }
 
     /// Moves past the next event.
     #[inline]
     pub fn advance(&mut self) {
-        self.pos += 1;
+        self.skip(1);
+    }
+
+    /// The buffered events (ticks, local targets) before `bound`, in time order; at least
+    /// one unless the next event is at or after `bound`.
+    #[inline]
+    pub fn pending_before(&self, bound: Tick) -> (&[Tick], &[u32]) {
+        let ticks = &self.ticks[self.pos..self.len];
+        let n = ticks.partition_point(|&t| t < bound);
+        (&ticks[..n], &self.targets[self.pos..self.pos + n])
+    }
+
+    /// Moves past the next `k` events (`k` at most the number buffered).
+    #[inline]
+    pub fn skip(&mut self, k: usize) {
+        self.pos += k;
+        debug_assert!(self.pos <= self.len);
         if self.pos == self.len {
             self.refill();
         }
@@ -114,11 +133,11 @@ impl DriveStream {
             if t >= stop {
                 // Ended: the sentinel stays, `next()` is `Tick::MAX` from now on.
                 x = f64::INFINITY;
-                self.buf[len] = (Tick::MAX, 0);
+                (self.ticks[len], self.targets[len]) = (Tick::MAX, 0);
                 len += 1;
                 break;
             }
-            self.buf[len] = (Tick(t), rng.random_range(0..n));
+            (self.ticks[len], self.targets[len]) = (Tick(t), rng.random_range(0..n));
             len += 1;
         }
         (self.rng, self.next_exact, self.pos, self.len) = (rng, x, 0, len);
@@ -130,9 +149,9 @@ impl DriveStream {
 /// touched a neuron and returns it: the caller then runs that tick's threshold phase.
 ///
 /// Why a separate lane: a block sees ~40 drive events for each tick with recurrent input,
-/// so nearly all ticks hold a single drive event; this loop handles them without the
-/// per-tick merge of segments, crossings and bias steps, and it is generic so that the
-/// model's `receive_one` is inlined.
+/// so nearly all ticks hold a single drive event; this loop hands the model whole runs of
+/// them ([`NeuronModel::receive_run`]) without the per-tick merge of segments, crossings
+/// and bias steps, and it is generic so that the model's code is inlined.
 #[inline]
 fn drive_lane<M: NeuronModel>(
     m: &mut M,
@@ -141,19 +160,26 @@ fn drive_lane<M: NeuronModel>(
     touched: &mut Vec<u32>,
     events: &mut u64,
 ) -> Option<Tick> {
-    while d.next() < bound {
-        let t = d.next();
-        // All of this stream's events at `t` are delivered before the threshold phase.
+    loop {
+        let (ticks, targets) = d.pending_before(bound);
+        let &last = ticks.last()?;
+        let k = m.receive_run(ticks, targets, d.weight, touched);
+        let t = ticks[k - 1];
+        *events += k as u64;
+        d.skip(k);
+        if touched.is_empty() {
+            debug_assert_eq!(t, last);
+            continue;
+        }
+        // The run may have ended with the buffer, not with the tick: the rest of `t`'s
+        // events come before its threshold phase.
         while d.next() == t {
             m.receive_one(t, d.target(), d.weight, touched);
             *events += 1;
             d.advance();
         }
-        if !touched.is_empty() {
-            return Some(t);
-        }
+        return Some(t);
     }
-    None
 }
 
 /// A block: consecutive neurons of one population, with everything that happens to them
@@ -162,7 +188,6 @@ fn drive_lane<M: NeuronModel>(
 pub(crate) struct Block {
     pub pop: usize,
     pub first: u32,
-    pub end: u32,
     pub model: ModelBlock,
     /// Predicted threshold crossings (and generators' next spikes), keyed (tick, neuron).
     pub crossings: PriorityQueue<u32, Reverse<(Tick, u32)>>,
@@ -234,7 +259,8 @@ impl Block {
     pub fn process(
         &mut self,
         segs: &[Segment],
-        conn: &Connectivity,
+        local: &[u16],
+        weights: &[f32],
         w_end: Tick,
         emitted: &mut Vec<Spike>,
     ) {
@@ -291,13 +317,14 @@ impl Block {
                 if s.tick != t {
                     break;
                 }
-                self.model.receive(
-                    t,
-                    self.first,
-                    &conn.targets[s.start..s.end],
-                    &conn.weights[s.start..s.end],
-                    &mut self.touched,
-                );
+                let (a, b) = (s.start as usize, s.end as usize);
+                let w = if s.weight.is_nan() {
+                    Weights::Each(&weights[a..b])
+                } else {
+                    Weights::Same(s.weight)
+                };
+                self.model
+                    .receive_local(t, &local[a..b], w, &mut self.touched);
                 self.counters.synaptic_events += (s.end - s.start) as u64;
                 si += 1;
             }

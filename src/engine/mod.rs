@@ -28,6 +28,7 @@
 //! or split. A window with no events is skipped: the next window starts at the next event.
 
 mod block;
+mod table;
 
 use crate::Spike;
 use crate::network::{DriveKind, Network, NeuronKind};
@@ -42,6 +43,7 @@ use block::{Block, DriveStream, Segment};
 use priority_queue::PriorityQueue;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use table::DeliveryTable;
 
 /// Neurons per block: a block's state (a few arrays of 1024 entries) stays in L1/L2 cache
 /// while its window's inputs are applied, and blocks are the unit of random streams.
@@ -96,6 +98,7 @@ impl std::ops::AddAssign for Counters {
 #[derive(Debug)]
 pub struct Simulation {
     net: Network,
+    table: DeliveryTable,
     blocks: Vec<Block>,
     block_of: Vec<u32>,
     block_next: Vec<Tick>,
@@ -213,7 +216,6 @@ impl Simulation {
                 let mut block = Block {
                     pop: p,
                     first,
-                    end,
                     model,
                     crossings: PriorityQueue::new(),
                     drives,
@@ -240,7 +242,10 @@ impl Simulation {
         }
         let block_next = blocks.iter().map(|b| b.next_time()).collect();
         let window = net.connectivity.min_delay().unwrap_or(Tick::MAX);
+        let block_first: Vec<u32> = blocks.iter().map(|b| b.first).collect();
+        let table = DeliveryTable::new(&net.connectivity, &block_of, &block_first);
         Ok(Simulation {
+            table,
             segments: (0..blocks.len()).map(|_| Vec::new()).collect(),
             net,
             blocks,
@@ -262,6 +267,11 @@ impl Simulation {
     /// The network being simulated.
     pub fn network(&self) -> &Network {
         &self.net
+    }
+
+    /// Bytes of the engine's delivery table (kept beside the network's connectivity).
+    pub fn delivery_table_bytes(&self) -> usize {
+        self.table.bytes()
     }
 
     /// Windows processed so far (windows without events are skipped and not counted).
@@ -318,24 +328,19 @@ impl Simulation {
     }
 
     fn process_window(&mut self, w_end: Tick) {
-        let conn = &self.net.connectivity;
         while let Some(&Reverse((t, _src, g))) = self.spike_queue.peek() {
             if t >= w_end {
                 break;
             }
             self.spike_queue.pop();
-            let grp = conn.groups[g as usize];
-            let mut pos = grp.start;
-            while pos < grp.end {
-                let b = self.block_of[conn.targets[pos] as usize] as usize;
-                let bend = self.blocks[b].end;
-                let end = pos + count_below(&conn.targets[pos..grp.end], bend);
-                self.segments[b].push(Segment {
+            let weight = self.table.same_weight(g).unwrap_or(f32::NAN);
+            for s in self.table.segments(g) {
+                self.segments[s.block as usize].push(Segment {
                     tick: t,
-                    start: pos,
-                    end,
+                    start: s.start,
+                    end: s.end,
+                    weight,
                 });
-                pos = end;
             }
         }
         self.emitted.clear();
@@ -343,7 +348,13 @@ impl Simulation {
             if self.block_next[b] >= w_end && self.segments[b].is_empty() {
                 continue;
             }
-            block.process(&self.segments[b], conn, w_end, &mut self.emitted);
+            block.process(
+                &self.segments[b],
+                &self.table.local,
+                &self.net.connectivity.weights,
+                w_end,
+                &mut self.emitted,
+            );
             self.block_next[b] = block.next_time();
             self.segments[b].clear();
         }
@@ -360,40 +371,6 @@ impl Simulation {
                     self.spike_queue
                         .push(Reverse((arrival, s.neuron, g0 + k as u32)));
                 }
-            }
-        }
-    }
-}
-
-/// The number of leading entries of the sorted `targets` that are below `bound`.
-///
-/// A row is cut into one segment per block (~100 synapses each in the Brunel model), and
-/// the row is usually not in cache yet. Bisection probes far-apart cache lines, each probe a
-/// dependent miss (it took a fifth of the run time). Here the probes step one cache line
-/// (16 targets) at a time from the segment start: they do not depend on each other, so the
-/// lines are fetched in parallel, and they are the lines the delivery reads next. Only the
-/// last line is bisected.
-fn count_below(targets: &[u32], bound: u32) -> usize {
-    const STEP: usize = 16;
-    let mut lo = 0;
-    while lo + STEP <= targets.len() && targets[lo + STEP - 1] < bound {
-        lo += STEP;
-    }
-    lo + targets[lo..(lo + STEP).min(targets.len())].partition_point(|&x| x < bound)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn count_below_matches_partition_point() {
-        let v: Vec<u32> = (0..300).map(|k| k / 3 * 2).collect();
-        for n in 0..v.len() {
-            for bound in 0..210 {
-                let s = &v[..n];
-                assert_eq!(
-                    super::count_below(s, bound),
-                    s.partition_point(|&x| x < bound)
-                );
             }
         }
     }

@@ -82,23 +82,38 @@ const TWO_POW_J64: [f64; 64] = [
 /// `e^x` to within 2 ulp for `|x| < 700`; other inputs (and NaN) go to libm.
 #[inline]
 pub fn exp(x: f64) -> f64 {
+    if x.is_nan() || x.abs() >= 700.0 {
+        return x.exp();
+    }
+    exp_in_range(x)
+}
+
+/// [`exp`] without the range check: the caller guarantees `|x| < 700` (debug-checked). Same
+/// bits as [`exp`]. Branch-free integer and float arithmetic plus one table load, so a loop
+/// of them over an array pipelines (and vectorises where the target allows): the models
+/// compute the factors of a run of drive events this way.
+#[inline(always)]
+pub fn exp_in_range(x: f64) -> f64 {
+    debug_assert!(x.abs() < 700.0, "exp_in_range({x})");
     const INV_LN2_64: f64 = 92.33248261689366; // 64 / ln 2
     // ln2/64 split so that `k · LN2_64_HI` is exact for |k| < 2^21.
     const LN2_64_HI: f64 = 0.01083042469326756; // 32 significant bits
     const LN2_64_LO: f64 = 2.9815858269852933e-12;
-    if x.is_nan() || x.abs() >= 700.0 {
-        return x.exp();
-    }
     // Round to nearest by adding and removing 1.5·2^52 (`round()` is a libm call on
-    // baseline x86-64); |x · 64/ln2| < 2^16 here.
+    // baseline x86-64); |x · 64/ln2| < 2^16 here. The low bits of the shifted value are `k`
+    // itself: read there, not by a float-to-int conversion (which baseline x86-64 has only
+    // for scalars).
     const SHIFT: f64 = 6755399441055744.0;
-    let kf = (x * INV_LN2_64 + SHIFT) - SHIFT;
-    let k = kf as i64;
+    let shifted = x * INV_LN2_64 + SHIFT;
+    let kf = shifted - SHIFT;
+    let k = shifted.to_bits().wrapping_sub(SHIFT.to_bits()) as i64;
     let r = (x - kf * LN2_64_HI) - kf * LN2_64_LO;
     // e^r - 1, added to 1 last (as `t + t·p`) to keep the rounding error near half an ulp.
     let p = r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0)))));
     let t = TWO_POW_J64[(k & 63) as usize];
-    let scale = f64::from_bits(((k >> 6) + 1023).cast_unsigned() << 52);
+    // 2^(k div 64) as exponent bits: `(k & !63) << 46` is `(k >> 6) << 52` without an
+    // arithmetic shift (none for 64-bit lanes before AVX-512).
+    let scale = f64::from_bits(((k & !63) << 46).cast_unsigned().wrapping_add(1023 << 52));
     (t + t * p) * scale
 }
 

@@ -17,11 +17,14 @@
 //! With `v_inf > v_th` (a suprathreshold drive) the crossing time is analytic:
 //! `t = epoch + tau_m ln(u / (v_th - v_inf))`, rounded up to the tick grid.
 
-use super::{Crossing, LifParams, NeuronModel, ParamError};
+use super::{Crossing, LifParams, NeuronModel, ParamError, Weights};
 use crate::time::Tick;
 
 /// Epoch length in membrane time constants: `F` stays below e^10 (plus the refractory period).
 const RENORM_TAUS: f64 = 10.0;
+
+/// Drive events whose factors [`LifDelta::receive_run`] computes at a time (a stack array).
+const RUN_CHUNK: usize = 32;
 
 /// A block of `lif_delta` neurons.
 #[derive(Debug, Clone)]
@@ -87,6 +90,36 @@ impl LifDelta {
         super::fast_exp::exp((t - self.epoch).0 as f64 * self.inv_tau_ticks)
     }
 
+    /// Applies inputs (local neuron, weight) arriving at `t`.
+    #[inline(always)]
+    fn deliver(
+        &mut self,
+        t: Tick,
+        inputs: impl Iterator<Item = (usize, f32)>,
+        touched: &mut Vec<u32>,
+    ) {
+        let f = self.factor(t);
+        let v_th = self.p.v_th_mv;
+        // Equal lengths let the compiler check each index once, not once per array.
+        let u = &mut self.u[..];
+        let (ref_end, v_inf) = (&self.ref_end[..u.len()], &self.v_inf[..u.len()]);
+        for (i, w) in inputs {
+            // Inputs during refractoriness are discarded. Multiplied by 0 or 1, not skipped
+            // by a branch: ~8% of the inputs hit a refractory neuron, at random, and each
+            // mispredicted branch also stops the loads of the next inputs (this loop waits
+            // on memory). Adding ±0.0 leaves `u` unchanged; the compiler turns an `if` back
+            // into a branch.
+            let active = t >= ref_end[i];
+            u[i] += f64::from(w) * f * f64::from(u8::from(active));
+            let gap = v_th - v_inf[i];
+            // Below-threshold drive: only a neuron now above threshold can fire at t.
+            // Suprathreshold drive: every input moves the predicted crossing.
+            if active & (gap <= 0.0 || u[i] >= gap * f) {
+                touched.push(i as u32);
+            }
+        }
+    }
+
     #[cold]
     fn renormalize(&mut self, t: Tick) {
         while t - self.epoch >= self.epoch_len {
@@ -131,25 +164,23 @@ impl NeuronModel for LifDelta {
         weights: &[f32],
         touched: &mut Vec<u32>,
     ) {
-        let f = self.factor(t);
-        let v_th = self.p.v_th_mv;
-        // Equal lengths let the compiler check each index once, not once per array.
-        let u = &mut self.u[..];
-        let (ref_end, v_inf) = (&self.ref_end[..u.len()], &self.v_inf[..u.len()]);
-        for (&target, &w) in targets.iter().zip(weights) {
-            let i = (target - first) as usize;
-            // Inputs during refractoriness are discarded. Multiplied by 0 or 1, not skipped
-            // by a branch: ~8% of the inputs hit a refractory neuron, at random, and each
-            // mispredicted branch also stops the loads of the next inputs (this loop waits
-            // on memory). Adding ±0.0 leaves `u` unchanged; the compiler turns an `if` back
-            // into a branch.
-            let active = t >= ref_end[i];
-            u[i] += f64::from(w) * f * f64::from(u8::from(active));
-            let gap = v_th - v_inf[i];
-            // Below-threshold drive: only a neuron now above threshold can fire at t.
-            // Suprathreshold drive: every input moves the predicted crossing.
-            if active & (gap <= 0.0 || u[i] >= gap * f) {
-                touched.push(i as u32);
+        let inputs = targets.iter().zip(weights);
+        self.deliver(t, inputs.map(|(&n, &w)| ((n - first) as usize, w)), touched);
+    }
+
+    #[inline]
+    fn receive_local(
+        &mut self,
+        t: Tick,
+        local: &[u16],
+        weights: Weights<'_>,
+        touched: &mut Vec<u32>,
+    ) {
+        match weights {
+            Weights::Same(w) => self.deliver(t, local.iter().map(|&i| (i as usize, w)), touched),
+            Weights::Each(ws) => {
+                let inputs = local.iter().zip(ws).map(|(&i, &w)| (i as usize, w));
+                self.deliver(t, inputs, touched)
             }
         }
     }
@@ -166,6 +197,55 @@ impl NeuronModel for LifDelta {
         if active & (gap <= 0.0 || self.u[i] >= gap * f) {
             touched.push(i as u32);
         }
+    }
+
+    /// The drive's fast path: per chunk of up to [`RUN_CHUNK`] events, first every factor
+    /// `F(t)` (independent exps: they pipeline, where one exp per event between the
+    /// dependent loads and stores of a delivery did not), then the deliveries in order.
+    fn receive_run(
+        &mut self,
+        ticks: &[Tick],
+        targets: &[u32],
+        w: f32,
+        touched: &mut Vec<u32>,
+    ) -> usize {
+        debug_assert!(touched.is_empty());
+        let w = f64::from(w);
+        let v_th = self.p.v_th_mv;
+        let mut done = 0;
+        while done < ticks.len() {
+            // Renormalise where `factor` would: at the first input past the epoch. The chunk
+            // then ends before the next epoch step.
+            if ticks[done] - self.epoch >= self.epoch_len {
+                self.renormalize(ticks[done]);
+            }
+            let (epoch, epoch_len) = (self.epoch, self.epoch_len);
+            let rest = &ticks[done..(done + RUN_CHUNK).min(ticks.len())];
+            let n = rest.partition_point(|&t| t - epoch < epoch_len);
+            let (ticks_c, targets_c) = (&rest[..n], &targets[done..done + n]);
+            let mut f = [0.0; RUN_CHUNK];
+            for (f, &t) in f.iter_mut().zip(ticks_c) {
+                *f = super::fast_exp::exp_in_range((t - epoch).0 as f64 * self.inv_tau_ticks);
+            }
+            let u = &mut self.u[..];
+            let (ref_end, v_inf) = (&self.ref_end[..u.len()], &self.v_inf[..u.len()]);
+            for (k, ((&t, &i), &f)) in ticks_c.iter().zip(targets_c).zip(&f).enumerate() {
+                let i = i as usize;
+                // As in `receive`: no branch for refractoriness.
+                let active = t >= ref_end[i];
+                u[i] += w * f * f64::from(u8::from(active));
+                let gap = v_th - v_inf[i];
+                if active & (gap <= 0.0 || u[i] >= gap * f) {
+                    touched.push(i as u32);
+                }
+                // Rare (a neuron reached threshold): finish the tick, then hand it back.
+                if !touched.is_empty() && ticks.get(done + k + 1) != Some(&t) {
+                    return done + k + 1;
+                }
+            }
+            done += n;
+        }
+        done
     }
 
     fn check_threshold(&mut self, i: u32, t: Tick) -> Crossing {
