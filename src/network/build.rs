@@ -570,8 +570,9 @@ fn generate(
     Ok(())
 }
 
-/// Sorts generated synapses into rows by source, each row by (delay, target), generation
-/// order breaking remaining ties (multapses), and groups each row by delay.
+/// Sorts generated synapses into rows by source, each row by (delay, target, weight bits), and
+/// groups each row by delay. The weight breaks ties between multapses, so same-tick inputs are
+/// summed in an order fixed by data, not by the order projections were declared in.
 fn freeze(n: usize, coo: Coo) -> Result<Connectivity, BuildError> {
     let m = coo.src.len();
     if m > u32::MAX as usize {
@@ -604,7 +605,10 @@ fn freeze(n: usize, coo: Coo) -> Result<Connectivity, BuildError> {
             })?,
         );
         let row = &mut order[row_start[i]..row_start[i + 1]];
-        row.sort_by_key(|&e| (coo.d[e as usize], coo.tgt[e as usize]));
+        row.sort_by_key(|&e| {
+            let e = e as usize;
+            (coo.d[e], coo.tgt[e], coo.w[e].to_bits())
+        });
         let row_first_group = groups.len();
         for &e in row.iter() {
             let (d, pos) = (Tick(coo.d[e as usize]), targets.len());

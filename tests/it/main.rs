@@ -5,6 +5,7 @@ mod cli;
 mod closed_form;
 mod exp_current;
 mod model_errors;
+mod props;
 mod semantics;
 
 use spikeq::engine::Simulation;
