@@ -44,9 +44,25 @@ use std::collections::BTreeMap;
 pub struct ReferenceOptions {
     /// Grid step (at least one tick).
     pub step: Tick,
-    /// A threshold decision with `|V - v_th|` below this [mV] is reported as ambiguous
-    /// (0 disables). Decisions of `iaf_nonleaky` without bias are exact and never ambiguous.
-    pub ambiguity_mv: f64,
+    /// A threshold decision of a delta-synapse model (`lif_delta`, `iaf_nonleaky` with a
+    /// bias) with `|V - v_th|` below this [mV] is reported as ambiguous (0 disables).
+    /// Decisions of `iaf_nonleaky` without bias are exact sums and never ambiguous.
+    pub ambiguity_delta_mv: f64,
+    /// The same for `lif_exp` (whose engine state is `f64`: use a much smaller value).
+    pub ambiguity_exp_mv: f64,
+}
+
+impl ReferenceOptions {
+    /// A grid of `step` with the ambiguity distances the property tests use: 1e-4 mV for
+    /// delta-synapse models (the engine's `lif_delta` state is `f32`, relative error ~6e-8 per
+    /// operation, ~1e-6 mV near a 20 mV threshold) and 1e-9 mV for `lif_exp` (`f64`).
+    pub fn with_step(step: Tick) -> Self {
+        ReferenceOptions {
+            step,
+            ambiguity_delta_mv: 1e-4,
+            ambiguity_exp_mv: 1e-9,
+        }
+    }
 }
 
 /// A threshold decision too close to call.
@@ -243,7 +259,8 @@ pub fn simulate(
     let mut r = Ref {
         models,
         neurons,
-        eps: opts.ambiguity_mv,
+        eps_delta: opts.ambiguity_delta_mv,
+        eps_exp: opts.ambiguity_exp_mv,
         ambiguity: None,
     };
     // Arrivals: tick -> (target, weight), in any order (all are applied before the threshold).
@@ -330,7 +347,8 @@ fn model_is_generator(m: &Model) -> bool {
 struct Ref {
     models: Vec<Model>,
     neurons: Vec<Neuron>,
-    eps: f64,
+    eps_delta: f64,
+    eps_exp: f64,
     ambiguity: Option<Ambiguity>,
 }
 
@@ -357,8 +375,12 @@ impl Ref {
 
     /// Notes a decision taken at distance `d = V - v_th` if it is too close to call.
     fn note(&mut self, i: usize, t: Tick, d: f64) {
-        let exact = matches!(self.model(i), Model::NonLeaky(_)) && self.neurons[i].bias == 0.0;
-        if !exact && d.abs() < self.eps && self.ambiguity.is_none_or(|a| t < a.tick) {
+        let eps = match self.model(i) {
+            Model::NonLeaky(_) if self.neurons[i].bias == 0.0 => 0.0,
+            Model::Exp(..) => self.eps_exp,
+            _ => self.eps_delta,
+        };
+        if d.abs() < eps && self.ambiguity.is_none_or(|a| t < a.tick) {
             self.ambiguity = Some(Ambiguity {
                 tick: t,
                 neuron: i as NeuronId,
@@ -548,7 +570,8 @@ mod tests {
     fn opts(step_ms: f64) -> ReferenceOptions {
         ReferenceOptions {
             step: Tick::from_ms(step_ms).unwrap(),
-            ambiguity_mv: 1e-9,
+            ambiguity_delta_mv: 1e-9,
+            ambiguity_exp_mv: 1e-9,
         }
     }
 

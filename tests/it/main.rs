@@ -7,6 +7,8 @@ mod exp_current;
 mod model_errors;
 mod props;
 mod semantics;
+mod simultaneity;
+mod user_api;
 
 use spikeq::engine::Simulation;
 use spikeq::network::{Network, NetworkDef};

@@ -16,12 +16,12 @@ use spikeq::{Spike, Tick};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Cases per property.
-const CASES: u32 = 256;
+pub(crate) const CASES: u32 = 256;
 /// Ambiguity distance for networks with `lif_delta` (its state is `f32`: relative error
 /// 6e-8 per operation, i.e. ~1e-6 mV at 20 mV; 100x margin).
-const EPS_DELTA_MV: f64 = 1e-4;
+pub(crate) const EPS_DELTA_MV: f64 = 1e-4;
 /// Ambiguity distance for `lif_exp` (f64 closed forms evaluated in different orders).
-const EPS_EXP_MV: f64 = 1e-9;
+pub(crate) const EPS_EXP_MV: f64 = 1e-9;
 
 fn runner(cases: u32) -> TestRunner {
     let mut c = Config::with_cases(cases);
@@ -32,7 +32,7 @@ fn runner(cases: u32) -> TestRunner {
     TestRunner::new(c)
 }
 
-fn run_prop<S: Strategy>(
+pub(crate) fn run_prop<S: Strategy>(
     name: &str,
     cases: u32,
     strategy: S,
@@ -84,10 +84,10 @@ fn is_generator(net: &Network, n: u32) -> bool {
 
 /// Runs the engine and the reference; returns both spike lists cut at the reference's first
 /// ambiguity, and the reference run.
-fn engine_and_reference(
+#[allow(clippy::type_complexity)]
+pub(crate) fn engine_and_reference(
     def: &NetworkDef,
     step: Tick,
-    eps: f64,
     t_end: Tick,
 ) -> Result<(Vec<Spike>, Vec<Spike>, ReferenceRun, u64), TestCaseError> {
     let net = def
@@ -101,7 +101,8 @@ fn engine_and_reference(
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let opts = ReferenceOptions {
         step,
-        ambiguity_mv: eps,
+        ambiguity_delta_mv: EPS_DELTA_MV,
+        ambiguity_exp_mv: EPS_EXP_MV,
     };
     let r = reference::simulate(&net, &v0, &opts, t_end)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -164,7 +165,7 @@ fn equivalence_delta_networks_match_the_reference_exactly() {
         arb_delta_network(),
         |(def, grid)| {
             let t_end = t_end_for(grid, &NetConfig::default());
-            let (e, r, run, events) = engine_and_reference(&def, grid, EPS_DELTA_MV, t_end)?;
+            let (e, r, run, events) = engine_and_reference(&def, grid, t_end)?;
             note_case(&stats, &def, &run, &run.spikes);
             testing::check_same_spikes("engine equals reference", &r, &e)?;
             if run.ambiguity.is_none() {
@@ -199,7 +200,7 @@ fn equivalence_lif_exp_networks_match_the_reference_within_its_step() {
         CASES,
         testing::arb_network(cfg),
         |def| {
-            let (e, r, run, _) = engine_and_reference(&def, step, EPS_EXP_MV, t_end)?;
+            let (e, r, run, _) = engine_and_reference(&def, step, t_end)?;
             note_case(&stats, &def, &run, &run.spikes);
             prop_assert_eq!(
                 e.len(),
@@ -300,7 +301,7 @@ fn time_shift_invariance_outputs_move_with_the_inputs() {
     });
     run_prop("time_shift", CASES, s, |(def, grid, d)| {
         let t_end = t_end_for(grid, &NetConfig::default());
-        let (_, _, run, _) = engine_and_reference(&def, grid, EPS_DELTA_MV, t_end)?;
+        let (_, _, run, _) = engine_and_reference(&def, grid, t_end)?;
         note_case(&stats, &def, &run, &run.spikes);
         let until = run.certain_until(t_end);
         let a = testing::simulate(&def, 1, t_end)?;
@@ -337,7 +338,7 @@ fn relabelling_invariance_permuting_ids_permutes_spikes() {
     });
     run_prop("relabelling", CASES, s, |(def, grid, (order, within))| {
         let t_end = t_end_for(grid, &NetConfig::default());
-        let (_, _, run, _) = engine_and_reference(&def, grid, EPS_DELTA_MV, t_end)?;
+        let (_, _, run, _) = engine_and_reference(&def, grid, t_end)?;
         note_case(&stats, &def, &run, &run.spikes);
         let until = run.certain_until(t_end);
         let (def2, map) = testing::relabel(&def, &order, &within).expect("explicit lists");
