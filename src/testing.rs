@@ -75,15 +75,30 @@ pub struct SimResult {
     pub t_end: Tick,
 }
 
-/// A sink that keeps every batch it receives.
+/// The most spikes one test run may record: a run that exceeds it stops with a sink error
+/// (so a runaway network, e.g. under a broken engine, fails fast instead of exhausting memory).
+pub const SPIKE_LIMIT: usize = 1_000_000;
+
+/// A sink that keeps every batch it receives, refusing more than [`SPIKE_LIMIT`] spikes.
 #[derive(Debug, Default, Clone)]
 pub struct BatchLog(pub Vec<Vec<Spike>>);
 
 impl SpikeSink for BatchLog {
     fn record(&mut self, spikes: &[Spike]) -> Result<(), String> {
+        let n: usize = self.0.iter().map(Vec::len).sum::<usize>() + spikes.len();
+        if n > SPIKE_LIMIT {
+            return Err(format!("runaway activity: more than {SPIKE_LIMIT} spikes"));
+        }
         self.0.push(spikes.to_vec());
         Ok(())
     }
+}
+
+/// Runs a simulation to `t_end`, collecting at most [`SPIKE_LIMIT`] spikes.
+pub fn run_limited(sim: &mut Simulation, t_end: Tick) -> Result<Vec<Spike>, RunError> {
+    let mut log = BatchLog::default();
+    sim.run_until(t_end, &mut log)?;
+    Ok(log.0.concat())
 }
 
 /// Builds `def` with `seed` and simulates `[0, t_end)` in one `run_until`.
@@ -417,9 +432,7 @@ pub fn check_against_reference(
     let net = def.build(seed).map_err(|e| err(e.to_string()))?;
     let mut sim = Simulation::new(net.clone(), seed).map_err(|e| err(e.to_string()))?;
     let v0 = reference::initial_potentials(&sim);
-    let mut spikes = Vec::new();
-    sim.run_until(t_end, &mut spikes)
-        .map_err(|e| err(e.to_string()))?;
+    let spikes = run_limited(&mut sim, t_end).map_err(|e| err(e.to_string()))?;
     let r = reference::simulate(&net, &v0, opts, t_end).map_err(|e| err(e.to_string()))?;
     let until = r.certain_until(t_end);
     let cut = |v: &[Spike]| {
@@ -733,11 +746,12 @@ impl Default for NetConfig {
 
 impl NetConfig {
     /// `lif_exp` networks: larger current weights, spike times and delays on a 0.1 ms grid.
+    /// (`lif_exp` populations always get a refractory period of at least one grid step.)
     pub fn lif_exp() -> Self {
         NetConfig {
             models: vec![ModelChoice::LifExp],
             weight_step_mv: 1.0,
-            weight_steps: -20..=40,
+            weight_steps: -12..=40,
             ..NetConfig::default()
         }
     }
@@ -911,11 +925,13 @@ fn assemble(
             .unwrap_or(ModelChoice::LifDelta);
         let (kind, rest, bias) = match model {
             ModelChoice::LifDelta => (NeuronKind::LifDelta(r.lif), r.lif.v_rest_mv, r.bias_steps),
-            ModelChoice::LifExp => (
-                NeuronKind::LifExp(r.lif, r.syn),
-                r.lif.v_rest_mv,
-                r.bias_steps,
-            ),
+            ModelChoice::LifExp => {
+                // Currents keep integrating through a spike: without a refractory period a
+                // self-exciting neuron fires on ever closer ticks without bound.
+                let mut lif = r.lif;
+                lif.t_ref = lif.t_ref.max(cfg.grid);
+                (NeuronKind::LifExp(lif, r.syn), lif.v_rest_mv, r.bias_steps)
+            }
             ModelChoice::NonLeaky => (NeuronKind::NonLeakyIaf(r.iaf), 0.0, 0),
         };
         let v_init = if cfg.v_init_at_rest {
