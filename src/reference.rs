@@ -16,8 +16,8 @@
 //!
 //! At each time point `t`, in order: every neuron is advanced to `t` in closed form over the
 //! step (held at `v_reset` while refractory); DC steps at `t` change the bias; every spike
-//! arriving at `t` is applied (delta models discard it while refractory, `lif_exp` adds it to
-//! its currents); then every neuron is tested, in id order: a generator fires if `t` is one of
+//! arriving at `t` is applied in the canonical order (source id, delay, synapse): delta models
+//! discard it while refractory, `lif_exp` adds it to its currents; then every neuron is tested, in id order: a generator fires if `t` is one of
 //! its times, a neuron fires if it is not refractory and `V ≥ v_th`; a spike at `t` resets `V`
 //! to `v_reset` and makes the neuron refractory in `[t, t + t_ref)`, and each of its synapses
 //! schedules an arrival at `t + delay`.
@@ -263,8 +263,10 @@ pub fn simulate(
         eps_exp: opts.ambiguity_exp_mv,
         ambiguity: None,
     };
-    // Arrivals: tick -> (target, weight), in any order (all are applied before the threshold).
-    let mut arrivals: BTreeMap<Tick, Vec<(u32, f64)>> = BTreeMap::new();
+    // Arrivals: tick -> (source, delay, target, weight). All are applied before the threshold;
+    // they are summed in the documented canonical order (source, delay group, then the
+    // synapse order of the row), which only matters for floating-point rounding.
+    let mut arrivals: BTreeMap<Tick, Vec<(u32, Tick, u32, f64)>> = BTreeMap::new();
     let mut spikes = Vec::new();
     let mut synaptic_events = 0u64;
     let mut time_points = 0u64;
@@ -285,8 +287,9 @@ pub fn simulate(
             dc_next += 1;
         }
         // 3. Every input arriving at t.
-        if let Some(list) = arrivals.remove(&t) {
-            for (target, w) in list {
+        if let Some(mut list) = arrivals.remove(&t) {
+            list.sort_by_key(|&(source, delay, _, _)| (source, delay)); // stable
+            for (_, _, target, w) in list {
                 synaptic_events += 1;
                 r.receive(target as usize, t, w);
             }
@@ -301,7 +304,10 @@ pub fn simulate(
                 for &(target, w, d) in out_i {
                     let a = t.saturating_add(d);
                     if a < t_end {
-                        arrivals.entry(a).or_default().push((target, w));
+                        arrivals
+                            .entry(a)
+                            .or_default()
+                            .push((i as u32, d, target, w));
                     }
                 }
             }

@@ -225,3 +225,81 @@ fn volleys_random_coincident_inputs_match_the_reference() {
         Ok(())
     });
 }
+
+/// `iaf_nonleaky` sums inputs in `f64` exactly as written, so with weights of ±2^60 and 1 the
+/// order of same-tick inputs decides whether the 1 survives: the documented canonical order
+/// (source id, then delay group) is observable, and the reference follows it.
+const CANCELLING_WEIGHTS: [f64; 6] = [
+    1.152_921_504_606_847e18,
+    -1.152_921_504_606_847e18,
+    1.0,
+    0.5,
+    -0.5,
+    4.0,
+];
+
+fn iaf(v_th: f64) -> NeuronKind {
+    NeuronKind::NonLeakyIaf(spikeq::neuron::iaf::IafParams {
+        v_reset_mv: 0.0,
+        v_th_mv: v_th,
+        t_ref: Tick::ZERO,
+    })
+}
+
+#[test]
+fn same_tick_inputs_are_summed_in_canonical_source_order() {
+    assert_eq!(CANCELLING_WEIGHTS[0], 2f64.powi(60));
+    // Sources 0 (+2^60) and 1 (-2^60) fire at 1 ms through 1 ms; source 2 (+1) fires earlier,
+    // at 0.5 ms through 1.5 ms, so its spike is scheduled first. All arrive at 2 ms.
+    // Canonical order: (2^60 - 2^60) + 1 = 1 >= 0.5, the neuron fires. Any other order loses
+    // the 1 (2^60 + 1 rounds to 2^60) and it does not.
+    let mut b = NetworkBuilder::new();
+    let a = volley(&mut b, "a", 1, &[1.0]);
+    let m = volley(&mut b, "m", 1, &[1.0]);
+    let c = volley(&mut b, "c", 1, &[0.5]);
+    let n = b.population("n", 1, iaf(0.5));
+    b.v_init(n, Dist::Const(0.0));
+    for (g, w, d) in [
+        (a, CANCELLING_WEIGHTS[0], 1.0),
+        (m, CANCELLING_WEIGHTS[1], 1.0),
+        (c, 1.0, 1.5),
+    ] {
+        b.connect(g, n, ConnectRule::OneToOne, Dist::Const(w), Dist::Const(d));
+    }
+    let spikes = assert_matches_reference(&b, ms(5.0), Tick(100_000));
+    assert!(
+        spikes.contains(&Spike {
+            tick: ms(2.0),
+            neuron: 3
+        }),
+        "{spikes:?}"
+    );
+}
+
+/// Property `canonical_order`: volleys into `iaf_nonleaky` neurons with cancelling weights
+/// (±2^60, small values): the engine sums same-tick inputs in the reference's canonical order.
+#[test]
+fn canonical_order_same_tick_sums_follow_source_and_delay_order() {
+    let cfg = NetConfig {
+        grid: Tick(100_000),
+        span_steps: 3,
+        spikes_per_train: 1..=2,
+        pop_size: 1..=4,
+        generator_pops: 2..=4,
+        pairs: 2..=12,
+        delay_steps: 1..=3,
+        models: vec![ModelChoice::NonLeaky],
+        ..NetConfig::default()
+    };
+    let s = testing::arb_network(cfg).prop_map(|mut def| {
+        for (k, pr) in def.projections.iter_mut().enumerate() {
+            pr.weight_mv = Dist::Const(CANCELLING_WEIGHTS[k % CANCELLING_WEIGHTS.len()]);
+        }
+        def
+    });
+    run_prop("canonical_order", CASES, s, |def| {
+        let (e, r, _, _) = engine_and_reference(&def, Tick(100_000), ms(2.0))?;
+        testing::check_same_spikes("same-tick sums in canonical order", &r, &e)?;
+        Ok(())
+    });
+}
