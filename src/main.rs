@@ -3,11 +3,15 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use spikeq::Tick;
-use spikeq::record::{CsvSpikeWriter, NullSink, SpikeSink, ThreadedSink};
+use spikeq::record::{NullSink, SpikeSink};
 use spikeq::run::{DEFAULT_MODEL, Progress, run_network};
 use spikeq::spec::quantity::{Quantity, TimeDim};
 use spikeq::spec::{Model, load_model, parse_model};
+use spikeq::trace::inspect::{SliceOptions, copy, summarize};
+use spikeq::trace::plot::{PlotOptions, plot_file};
+use spikeq::trace::{ReadOptions, RecordingHeader, SensorGeometry, TraceFormat, open_recording};
 use std::io::{IsTerminal, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -31,12 +35,19 @@ enum Command {
         /// Seed for connectivity and simulation; default: the model's `seed`.
         #[arg(long)]
         seed: Option<u64>,
-        /// Write spikes to this file as CSV (`neuron,time_ms`), streamed while running.
+        /// Write spikes to this file while running, in the format its extension names:
+        /// `.spk` (with model, seed, duration and version metadata), `.csv` or NEST text
+        /// (`.txt`, `.dat`, `.gdf`).
         #[arg(long)]
         record: Option<PathBuf>,
         /// No progress lines.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Inspect, convert, slice and plot spike trace files.
+    Trace {
+        #[command(subcommand)]
+        command: TraceCommand,
     },
     /// Validate a model file and describe the network it builds.
     Check {
@@ -46,6 +57,215 @@ enum Command {
         #[arg(long)]
         dot: bool,
     },
+}
+
+/// Options shared by the trace commands that read a file.
+#[derive(clap::Args, Debug)]
+struct InputArgs {
+    /// Read the input as this format instead of the one its extension names
+    /// (spk, csv, nest, nmnist, aedat, npy).
+    #[arg(long = "from-format", value_name = "FMT", value_parser = parse_format)]
+    format: Option<TraceFormat>,
+    /// Event-camera sensor size WxH for N-MNIST and .npy input (default 34x34).
+    #[arg(long, value_name = "WxH", value_parser = parse_sensor)]
+    sensor: Option<SensorGeometry>,
+}
+
+impl InputArgs {
+    fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            format: self.format,
+            geometry: self.sensor,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum TraceCommand {
+    /// Summarize a trace: format, channels, spikes, time span, rates, metadata.
+    Info {
+        /// Trace file.
+        file: PathBuf,
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// Convert a trace to another format (by extension, or --from-format / --to).
+    Convert {
+        /// Input trace.
+        input_file: PathBuf,
+        /// Output trace.
+        output_file: PathBuf,
+        #[command(flatten)]
+        input: InputArgs,
+        /// Write this format instead of the one the output's extension names.
+        #[arg(long = "to", value_name = "FMT", value_parser = parse_format)]
+        to: Option<TraceFormat>,
+    },
+    /// Keep the spikes in a time window (and a channel range); times and ids are unchanged.
+    Slice {
+        /// Input trace.
+        input_file: PathBuf,
+        /// Output trace (format by extension).
+        output_file: PathBuf,
+        /// Start of the window [ms] (or with a unit, "1 s"), included.
+        #[arg(long, value_parser = parse_time)]
+        from: Option<Tick>,
+        /// End of the window [ms], excluded.
+        #[arg(long, value_parser = parse_time)]
+        to: Option<Tick>,
+        /// Channels to keep, "a..b" (b excluded).
+        #[arg(long, value_parser = parse_channels)]
+        channels: Option<Range<u32>>,
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// Draw a raster plot with the population rate underneath, as PNG.
+    Plot {
+        /// Trace file.
+        file: PathBuf,
+        /// Output image (.png).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Start of the time axis [ms].
+        #[arg(long, value_parser = parse_time)]
+        from: Option<Tick>,
+        /// End of the time axis [ms].
+        #[arg(long, value_parser = parse_time)]
+        to: Option<Tick>,
+        /// Channels to show, "a..b" (b excluded).
+        #[arg(long, value_parser = parse_channels)]
+        channels: Option<Range<u32>>,
+        /// Image width [px].
+        #[arg(long, default_value_t = 1200)]
+        width: u32,
+        /// Image height [px].
+        #[arg(long, default_value_t = 800)]
+        height: u32,
+        /// Title (default: the file name).
+        #[arg(long, default_value = "")]
+        title: String,
+        #[command(flatten)]
+        input: InputArgs,
+    },
+}
+
+fn parse_format(s: &str) -> std::result::Result<TraceFormat, String> {
+    TraceFormat::from_name(s)
+        .ok_or_else(|| format!("unknown format `{s}` (use spk, csv, nest, nmnist, aedat or npy)"))
+}
+
+fn parse_sensor(s: &str) -> std::result::Result<SensorGeometry, String> {
+    s.split_once(['x', 'X'])
+        .and_then(|(w, h)| SensorGeometry::new(w.trim().parse().ok()?, h.trim().parse().ok()?))
+        .ok_or_else(|| format!("sensor `{s}`: expected WIDTHxHEIGHT, e.g. 34x34"))
+}
+
+fn parse_channels(s: &str) -> std::result::Result<Range<u32>, String> {
+    s.split_once("..")
+        .and_then(|(a, b)| Some(a.trim().parse().ok()?..b.trim().parse().ok()?))
+        .filter(|r: &Range<u32>| r.start < r.end)
+        .ok_or_else(|| format!("channels `{s}`: expected a..b with a < b (b excluded)"))
+}
+
+fn parse_time(s: &str) -> std::result::Result<Tick, String> {
+    let ms = match s.trim().parse::<f64>() {
+        Ok(v) => v,
+        Err(_) => Quantity::<TimeDim>::parse(s)?.value(),
+    };
+    Tick::from_ms(ms).map_err(|e| e.to_string())
+}
+
+fn trace_command(command: TraceCommand) -> Result<()> {
+    match command {
+        TraceCommand::Info { file, input } => {
+            let summary = summarize(&file, &input.read_options())
+                .with_context(|| format!("reading {}", file.display()))?;
+            println!("{}", file.display());
+            print!("{summary}");
+        }
+        TraceCommand::Convert {
+            input_file,
+            output_file,
+            input,
+            to,
+        } => {
+            let n = copy(
+                &input_file,
+                &input.read_options(),
+                &output_file,
+                to,
+                &SliceOptions::default(),
+            )
+            .with_context(|| {
+                format!(
+                    "converting {} to {}",
+                    input_file.display(),
+                    output_file.display()
+                )
+            })?;
+            eprintln!("wrote {n} spikes to {}", output_file.display());
+        }
+        TraceCommand::Slice {
+            input_file,
+            output_file,
+            from,
+            to,
+            channels,
+            input,
+        } => {
+            let slice = SliceOptions {
+                from: from.unwrap_or(Tick(i64::MIN)),
+                to: to.unwrap_or(Tick::MAX),
+                channels,
+            };
+            if slice.to <= slice.from {
+                bail!("--to must be after --from");
+            }
+            let n = copy(
+                &input_file,
+                &input.read_options(),
+                &output_file,
+                None,
+                &slice,
+            )
+            .with_context(|| format!("slicing {}", input_file.display()))?;
+            eprintln!("wrote {n} spikes to {}", output_file.display());
+        }
+        TraceCommand::Plot {
+            file,
+            output,
+            from,
+            to,
+            channels,
+            width,
+            height,
+            title,
+            input,
+        } => {
+            let options = PlotOptions {
+                width,
+                height,
+                from,
+                to,
+                channels,
+                title,
+                read: input.read_options(),
+            };
+            let plotted = plot_file(&file, &output, &options)
+                .with_context(|| format!("plotting {}", file.display()))?;
+            eprintln!(
+                "plotted {} spikes ({}) to {}",
+                plotted.spikes,
+                if plotted.dots {
+                    "one dot each"
+                } else {
+                    "as density per pixel"
+                },
+                output.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn parse_duration(s: &str) -> Result<Tick> {
@@ -93,25 +313,21 @@ fn real_main() -> Result<()> {
                 .unwrap_or(m.duration);
             let seed = seed.unwrap_or(m.seed);
             let name = m.name.clone().unwrap_or_else(|| "model".into());
-            let mut sink: Box<dyn SpikeSink> = Box::new(NullSink);
-            let mut threaded = None;
-            if let Some(path) = &record {
-                let file = std::fs::File::create(path)
-                    .with_context(|| format!("cannot create {}", path.display()))?;
-                let mut w = Some(
-                    CsvSpikeWriter::new(std::io::BufWriter::new(file))
-                        .with_context(|| format!("writing {}", path.display()))?,
-                );
-                let shown = path.display().to_string();
-                threaded = Some(ThreadedSink::spawn(64, move |batch| {
-                    let r = match (&mut w, batch.is_empty()) {
-                        (Some(wr), false) => wr.write(batch),
-                        (_, true) => w.take().map_or(Ok(()), |wr| wr.finish().map(|_| ())),
-                        (None, false) => Ok(()),
-                    };
-                    r.map_err(|e| format!("writing {shown}: {e}"))
-                }));
-            }
+            let mut recording = match &record {
+                Some(path) => Some(
+                    open_recording(
+                        path,
+                        &RecordingHeader {
+                            model: name.clone(),
+                            seed,
+                            duration,
+                            channel_count: m.network.num_neurons(),
+                        },
+                    )
+                    .with_context(|| format!("--record {}", path.display()))?,
+                ),
+                None => None,
+            };
             let tty = std::io::stderr().is_terminal();
             let mut progress = |p: Progress| {
                 if quiet {
@@ -132,9 +348,10 @@ fn real_main() -> Result<()> {
                 let _ = std::io::stderr().flush();
             };
             let report = {
-                let sink_ref: &mut dyn SpikeSink = match threaded.as_mut() {
-                    Some(t) => t,
-                    None => sink.as_mut(),
+                let mut null = NullSink;
+                let sink_ref: &mut dyn SpikeSink = match recording.as_mut() {
+                    Some(r) => r,
+                    None => &mut null,
                 };
                 run_network(
                     &name,
@@ -149,15 +366,14 @@ fn real_main() -> Result<()> {
             if tty && !quiet {
                 eprintln!();
             }
-            if let Some(t) = threaded {
-                let n = t.finish().map_err(anyhow::Error::msg)?;
-                eprintln!(
-                    "recorded {n} spikes to {}",
-                    record.as_ref().expect("set").display()
-                );
+            if let Some(r) = recording {
+                let path = r.path().to_owned();
+                let n = r.finish()?;
+                eprintln!("recorded {n} spikes to {}", path.display());
             }
             println!("{report}");
         }
+        Command::Trace { command } => trace_command(command)?,
         Command::Check { model, dot } => {
             let m = load_model(&model)?;
             if dot {

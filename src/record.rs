@@ -147,43 +147,6 @@ impl SpikeSink for SpikeStats {
     }
 }
 
-/// Writes spikes as CSV (`neuron,time_ms`, times exact to the nanosecond) to any writer.
-#[derive(Debug)]
-pub struct CsvSpikeWriter<W: std::io::Write> {
-    out: W,
-    line: String,
-}
-
-impl<W: std::io::Write> CsvSpikeWriter<W> {
-    /// Writes the header line and returns the writer.
-    pub fn new(mut out: W) -> std::io::Result<Self> {
-        out.write_all(b"neuron,time_ms\n")?;
-        Ok(CsvSpikeWriter {
-            out,
-            line: String::new(),
-        })
-    }
-
-    /// Appends spikes.
-    pub fn write(&mut self, spikes: &[Spike]) -> std::io::Result<()> {
-        use std::fmt::Write as _;
-        for s in spikes {
-            self.line.clear();
-            let _ = write!(self.line, "{},", s.neuron);
-            let _ = s.tick.fmt_ms_exact(&mut self.line);
-            self.line.push('\n');
-            self.out.write_all(self.line.as_bytes())?;
-        }
-        Ok(())
-    }
-
-    /// Flushes and returns the inner writer.
-    pub fn finish(mut self) -> std::io::Result<W> {
-        self.out.flush()?;
-        Ok(self.out)
-    }
-}
-
 /// A sink that hands spike batches to a writer thread over a bounded crossbeam channel, so
 /// file output overlaps simulation and memory stays bounded (at most `capacity` batches wait).
 #[derive(Debug)]

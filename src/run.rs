@@ -57,7 +57,7 @@ pub struct RunReport {
     pub neurons: u32,
     /// Number of synapses.
     pub synapses: usize,
-    /// Bytes of the frozen connectivity per synapse.
+    /// Bytes per synapse of the frozen connectivity plus the engine's delivery table.
     pub bytes_per_synapse: f64,
     /// Wall time of network construction.
     pub build_wall: Duration,
@@ -91,12 +91,14 @@ pub fn run_network(
     let network = net.build(seed)?;
     let pops = network.populations.clone();
     let (neurons, synapses) = (network.num_neurons(), network.connectivity.num_synapses());
+    let csr_bytes = network.connectivity.bytes();
+    let mut sim = Simulation::new(network, seed)?;
+    // Everything kept per synapse: the network's CSR and the engine's delivery table.
     let bytes_per_synapse = if synapses > 0 {
-        network.connectivity.bytes() as f64 / synapses as f64
+        (csr_bytes + sim.delivery_table_bytes()) as f64 / synapses as f64
     } else {
         0.0
     };
-    let mut sim = Simulation::new(network, seed)?;
     let build_wall = t_build.elapsed();
     let mut stats = SpikeStats::new(neurons);
     let t_run = Instant::now();

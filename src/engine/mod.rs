@@ -28,12 +28,13 @@
 //! or split. A window with no events is skipped: the next window starts at the next event.
 
 mod block;
+mod table;
 
 use crate::Spike;
 use crate::network::{DriveKind, Network, NeuronKind};
 use crate::neuron::{
     LifAdaptive, LifDelta, LifExp, ModelBlock, NeuronModel, NonLeakyIaf, PoissonGenerator,
-    RegularGenerator, SpikeTimesGenerator,
+    RegularGenerator, ReplayGenerator, SpikeTimesGenerator,
 };
 use crate::record::SpikeSink;
 use crate::rng::{StreamKind, stream};
@@ -42,6 +43,7 @@ use block::{Block, DriveStream, Segment};
 use priority_queue::PriorityQueue;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use table::DeliveryTable;
 
 /// Neurons per block: a block's state (a few arrays of 1024 entries) stays in L1/L2 cache
 /// while its window's inputs are applied, and blocks are the unit of random streams.
@@ -96,6 +98,7 @@ impl std::ops::AddAssign for Counters {
 #[derive(Debug)]
 pub struct Simulation {
     net: Network,
+    table: DeliveryTable,
     blocks: Vec<Block>,
     block_of: Vec<u32>,
     block_next: Vec<Tick>,
@@ -116,6 +119,12 @@ impl Simulation {
         let mut block_of = Vec::with_capacity(net.num_neurons() as usize);
         let t0 = Tick::ZERO;
         for (p, (info, def)) in net.populations.iter().zip(&net.def.populations).enumerate() {
+            if let NeuronKind::Replay(replay) = &def.kind {
+                replay.validate().map_err(|e| RunError::Model {
+                    population: info.name.clone(),
+                    message: e.to_string(),
+                })?;
+            }
             let mut first = info.first;
             while first < info.first + info.size {
                 let end = (first + BLOCK_SIZE).min(info.first + info.size);
@@ -147,6 +156,18 @@ impl Simulation {
                             .map(|k| times.get(k).cloned().unwrap_or_default())
                             .collect();
                         ModelBlock::SpikeTimes(SpikeTimesGenerator::new(mine, t0))
+                    }
+                    NeuronKind::Replay(replay) => {
+                        let lo = (first - info.first) as usize;
+                        let mine = (lo..lo + n)
+                            .map(|k| replay.trains.get(k).cloned().unwrap_or_default())
+                            .collect();
+                        ModelBlock::Replay(ReplayGenerator::new(
+                            mine,
+                            replay.shift,
+                            replay.period,
+                            t0,
+                        ))
                     }
                     &NeuronKind::Regular {
                         period,
@@ -195,7 +216,6 @@ impl Simulation {
                 let mut block = Block {
                     pop: p,
                     first,
-                    end,
                     model,
                     crossings: PriorityQueue::new(),
                     drives,
@@ -222,7 +242,10 @@ impl Simulation {
         }
         let block_next = blocks.iter().map(|b| b.next_time()).collect();
         let window = net.connectivity.min_delay().unwrap_or(Tick::MAX);
+        let block_first: Vec<u32> = blocks.iter().map(|b| b.first).collect();
+        let table = DeliveryTable::new(&net.connectivity, &block_of, &block_first);
         Ok(Simulation {
+            table,
             segments: (0..blocks.len()).map(|_| Vec::new()).collect(),
             net,
             blocks,
@@ -244,6 +267,11 @@ impl Simulation {
     /// The network being simulated.
     pub fn network(&self) -> &Network {
         &self.net
+    }
+
+    /// Bytes of the engine's delivery table (kept beside the network's connectivity).
+    pub fn delivery_table_bytes(&self) -> usize {
+        self.table.bytes()
     }
 
     /// Windows processed so far (windows without events are skipped and not counted).
@@ -300,24 +328,19 @@ impl Simulation {
     }
 
     fn process_window(&mut self, w_end: Tick) {
-        let conn = &self.net.connectivity;
         while let Some(&Reverse((t, _src, g))) = self.spike_queue.peek() {
             if t >= w_end {
                 break;
             }
             self.spike_queue.pop();
-            let grp = conn.groups[g as usize];
-            let mut pos = grp.start;
-            while pos < grp.end {
-                let b = self.block_of[conn.targets[pos] as usize] as usize;
-                let bend = self.blocks[b].end;
-                let end = pos + conn.targets[pos..grp.end].partition_point(|&x| x < bend);
-                self.segments[b].push(Segment {
+            let weight = self.table.same_weight(g).unwrap_or(f32::NAN);
+            for s in self.table.segments(g) {
+                self.segments[s.block as usize].push(Segment {
                     tick: t,
-                    start: pos,
-                    end,
+                    start: s.start,
+                    end: s.end,
+                    weight,
                 });
-                pos = end;
             }
         }
         self.emitted.clear();
@@ -325,7 +348,13 @@ impl Simulation {
             if self.block_next[b] >= w_end && self.segments[b].is_empty() {
                 continue;
             }
-            block.process(&self.segments[b], conn, w_end, &mut self.emitted);
+            block.process(
+                &self.segments[b],
+                &self.table.local,
+                &self.net.connectivity.weights,
+                w_end,
+                &mut self.emitted,
+            );
             self.block_next[b] = block.next_time();
             self.segments[b].clear();
         }

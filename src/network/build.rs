@@ -120,6 +120,11 @@ pub enum BuildError {
     DuplicateName(String),
 }
 
+/// The most neurons a network may have: 2^28, about 10 GiB of neuron state and bookkeeping.
+/// A model file's `size` is a length read off a file; this bound keeps a typo from asking
+/// for hundreds of gigabytes.
+pub const MAX_NEURONS: u64 = 1 << 28;
+
 /// Where a population's neurons sit in the global id space.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PopulationInfo {
@@ -228,42 +233,50 @@ impl Network {
     }
 }
 
-/// Synapses in generation order, before sorting into rows.
-#[derive(Default)]
-struct Coo {
-    src: Vec<u32>,
-    tgt: Vec<u32>,
-    w: Vec<f32>,
-    d: Vec<i64>,
-}
-
 struct Gen<'a> {
     k: usize,
     pr: &'a ProjectionDef,
     rng: rand_xoshiro::Xoshiro256PlusPlus,
     fs: u32,
     ft: u32,
+    /// The weight and the converted delay when they are constants (as in most models): then
+    /// nothing is drawn or converted per synapse. A constant draws nothing from the stream,
+    /// so this changes no random number.
+    const_weight: Option<f32>,
+    const_delay: Option<Result<i64, BuildError>>,
 }
 
 impl Gen<'_> {
-    #[inline]
-    fn push(&mut self, coo: &mut Coo, s: u32, t: u32) -> Result<(), BuildError> {
-        let w = self.pr.weight_mv.sample(&mut self.rng) as f32;
-        let d_ms = self.pr.delay_ms.sample(&mut self.rng);
-        let d = Tick::from_ms(d_ms).map_err(|_| BuildError::DelayTooShort {
-            projection: self.k,
+    /// The delay `d_ms` in ticks, or why projection `k` cannot have it.
+    fn delay_ticks(k: usize, d_ms: f64) -> Result<i64, BuildError> {
+        let err = BuildError::DelayTooShort {
+            projection: k,
             delay_ms: d_ms,
-        })?;
-        if d < Tick::ONE {
-            return Err(BuildError::DelayTooShort {
-                projection: self.k,
-                delay_ms: d_ms,
-            });
+        };
+        match Tick::from_ms(d_ms) {
+            Ok(d) if d >= Tick::ONE => Ok(d.0),
+            _ => Err(err),
         }
-        coo.src.push(self.fs + s);
-        coo.tgt.push(self.ft + t);
-        coo.w.push(w);
-        coo.d.push(d.0);
+    }
+
+    /// Makes synapse `s -> t` (population-local indices): draws its weight and delay and
+    /// hands (source id, target id, weight, delay in ticks) to `sink`.
+    #[inline]
+    fn push(
+        &mut self,
+        sink: &mut impl FnMut(u32, u32, f32, i64),
+        s: u32,
+        t: u32,
+    ) -> Result<(), BuildError> {
+        let w = match self.const_weight {
+            Some(w) => w,
+            None => self.pr.weight_mv.sample(&mut self.rng) as f32,
+        };
+        let d = match &self.const_delay {
+            Some(d) => d.clone()?,
+            None => Self::delay_ticks(self.k, self.pr.delay_ms.sample(&mut self.rng))?,
+        };
+        sink(self.fs + s, self.ft + t, w, d);
         Ok(())
     }
 }
@@ -309,6 +322,17 @@ fn draw_partners(
 impl NetworkDef {
     /// Checks the description and generates its synapses with `seed`.
     pub fn build(&self, seed: u64) -> Result<Network, BuildError> {
+        // Refuse before allocating: a model file can ask for more synapses than any machine
+        // holds, and synapse ids are u32.
+        let estimate = self.estimated_synapses();
+        if estimate > u32::MAX as f64 {
+            return Err(BuildError::TooLarge {
+                what: format!(
+                    "about {estimate:.3e} synapses (at most {} are addressable)",
+                    u32::MAX
+                ),
+            });
+        }
         let mut populations = Vec::with_capacity(self.populations.len());
         let mut next: u64 = 0;
         for (i, p) in self.populations.iter().enumerate() {
@@ -333,9 +357,9 @@ impl NetworkDef {
                 size: p.size,
             });
             next += p.size as u64;
-            if next > u32::MAX as u64 - 1 {
+            if next > MAX_NEURONS {
                 return Err(BuildError::TooLarge {
-                    what: format!("more than {} neurons", u32::MAX - 1),
+                    what: format!("more than {MAX_NEURONS} neurons"),
                 });
             }
         }
@@ -385,11 +409,56 @@ impl NetworkDef {
             }
         }
         let n = next as usize;
-        let mut coo = Coo::default();
+        // Two passes over the same random streams, instead of a list of all synapses sorted
+        // afterwards: the first counts the synapses of each source (and finds any error),
+        // the second writes each synapse straight into its row. Drawing twice is cheap; a
+        // 20-byte-per-synapse list and its sort were most of the build time.
+        let mut row_start = vec![0usize; n + 1];
         for (k, pr) in self.projections.iter().enumerate() {
-            generate(k, pr, self, &populations, seed, &mut coo)?;
+            generate(k, pr, self, &populations, seed, &mut |s, _, _, _| {
+                row_start[s as usize + 1] += 1;
+            })?;
         }
-        let connectivity = freeze(n, coo)?;
+        for i in 0..n {
+            row_start[i + 1] += row_start[i];
+        }
+        let m = row_start[n];
+        if m > u32::MAX as usize {
+            return Err(BuildError::TooLarge {
+                what: format!("{m} synapses"),
+            });
+        }
+        let mut fill = row_start[..n].to_vec();
+        // With one delay for every synapse (the common case), no per-synapse delay is
+        // stored: 8 bytes per synapse less to scatter, and rows are sorted by target alone.
+        let const_delays: Vec<Option<i64>> = (self.projections.iter().enumerate())
+            .map(|(k, pr)| match pr.delay_ms {
+                Dist::Const(d) => Gen::delay_ticks(k, d).ok(),
+                _ => None,
+            })
+            .collect();
+        let uniform_delay = match const_delays.first() {
+            Some(&Some(d)) if const_delays.iter().all(|&x| x == Some(d)) => Some(d),
+            _ => None,
+        };
+        let mut delays = vec![0; if uniform_delay.is_some() { 0 } else { m }];
+        let (mut targets, mut weights) = (vec![0; m], vec![0.0; m]);
+        for (k, pr) in self.projections.iter().enumerate() {
+            generate(k, pr, self, &populations, seed, &mut |s, t, w, d| {
+                let pos = &mut fill[s as usize];
+                (targets[*pos], weights[*pos]) = (t, w);
+                if let Some(slot) = delays.get_mut(*pos) {
+                    *slot = d;
+                }
+                *pos += 1;
+            })?;
+        }
+        drop(fill);
+        let delays = match uniform_delay {
+            Some(d) => Delays::Uniform(d),
+            None => Delays::PerSynapse(delays),
+        };
+        let connectivity = freeze(&row_start, targets, weights, delays)?;
         Ok(Network {
             def: self.clone(),
             populations,
@@ -422,7 +491,7 @@ fn validate_kind(kind: &NeuronKind) -> Result<(), ParamError> {
         }
         NeuronKind::Regular { period, .. } => check_positive_ms("period", period.as_ms()),
         NeuronKind::Poisson { rate_hz, .. } => check_finite("rate", *rate_hz),
-        NeuronKind::SpikeTimes(_) => Ok(()),
+        NeuronKind::SpikeTimes(_) | NeuronKind::Replay(_) => Ok(()),
     }
 }
 
@@ -432,7 +501,7 @@ fn generate(
     def: &NetworkDef,
     pops: &[PopulationInfo],
     seed: u64,
-    coo: &mut Coo,
+    sink: &mut impl FnMut(u32, u32, f32, i64),
 ) -> Result<(), BuildError> {
     let src = pops.get(pr.from).ok_or(BuildError::UnknownPopulation {
         projection: k,
@@ -471,6 +540,14 @@ fn generate(
         rng: stream(seed, StreamKind::Projection, k as u64, 0),
         fs: src.first,
         ft: tgt.first,
+        const_weight: match pr.weight_mv {
+            Dist::Const(w) => Some(w as f32),
+            _ => None,
+        },
+        const_delay: match pr.delay_ms {
+            Dist::Const(d) => Some(Gen::delay_ticks(k, d)),
+            _ => None,
+        },
     };
     // Autapses exist only within one population.
     let no_autapse = |s: u32, t: u32| same && !pr.allow_autapses && s == t;
@@ -479,7 +556,7 @@ fn generate(
             for s in 0..ns {
                 for t in 0..nt {
                     if !no_autapse(s, t) {
-                        g.push(coo, s, t)?;
+                        g.push(sink, s, t)?;
                     }
                 }
             }
@@ -494,7 +571,7 @@ fn generate(
             }
             for s in 0..ns {
                 if !no_autapse(s, s) {
-                    g.push(coo, s, s)?;
+                    g.push(sink, s, s)?;
                 }
             }
         }
@@ -513,7 +590,7 @@ fn generate(
                             break;
                         }
                         if !no_autapse(s, t as u32) {
-                            g.push(coo, s, t as u32)?;
+                            g.push(sink, s, t as u32)?;
                         }
                         t += 1;
                     }
@@ -547,7 +624,7 @@ fn generate(
                 );
                 for &x in &partners {
                     let (s, t) = if indegree { (x, owner) } else { (owner, x) };
-                    g.push(coo, s, t)?;
+                    g.push(sink, s, t)?;
                 }
             }
         }
@@ -563,75 +640,77 @@ fn generate(
                         to: nt,
                     });
                 }
-                g.push(coo, s, t)?;
+                g.push(sink, s, t)?;
             }
         }
     }
     Ok(())
 }
 
-/// Sorts generated synapses into rows by source, each row by (delay, target, weight bits), and
-/// groups each row by delay. The weight breaks ties between multapses, so same-tick inputs are
-/// summed in an order fixed by data, not by the order projections were declared in.
-fn freeze(n: usize, coo: Coo) -> Result<Connectivity, BuildError> {
-    let m = coo.src.len();
-    if m > u32::MAX as usize {
-        return Err(BuildError::TooLarge {
-            what: format!("{m} synapses"),
-        });
-    }
-    let mut row_start = vec![0usize; n + 1];
-    for &s in &coo.src {
-        row_start[s as usize + 1] += 1;
-    }
-    for i in 0..n {
-        row_start[i + 1] += row_start[i];
-    }
-    let mut order = vec![0u32; m];
-    let mut fill = row_start.clone();
-    for (e, &s) in coo.src.iter().enumerate() {
-        order[fill[s as usize]] = e as u32;
-        fill[s as usize] += 1;
-    }
-    drop(fill);
-    let mut targets = Vec::with_capacity(m);
-    let mut weights = Vec::with_capacity(m);
-    let mut groups = Vec::new();
-    let mut group_start = Vec::with_capacity(n + 1);
-    for i in 0..n {
-        group_start.push(
-            u32::try_from(groups.len()).map_err(|_| BuildError::TooLarge {
-                what: "delay groups".into(),
-            })?,
-        );
-        let row = &mut order[row_start[i]..row_start[i + 1]];
-        row.sort_by_key(|&e| {
-            let e = e as usize;
-            (coo.d[e], coo.tgt[e], coo.w[e].to_bits())
-        });
-        let row_first_group = groups.len();
-        for &e in row.iter() {
-            let (d, pos) = (Tick(coo.d[e as usize]), targets.len());
-            let extends_last = groups.len() > row_first_group
-                && groups.last().is_some_and(|g: &DelayGroup| g.delay == d);
-            if extends_last {
-                groups.last_mut().expect("checked").end += 1;
-            } else {
-                groups.push(DelayGroup {
-                    delay: d,
-                    start: pos,
-                    end: pos + 1,
-                });
-            }
-            targets.push(coo.tgt[e as usize]);
-            weights.push(coo.w[e as usize]);
+/// The delay of each synapse while rows are frozen [ticks].
+enum Delays {
+    /// Every synapse has this delay.
+    Uniform(i64),
+    /// Per synapse, in the same order as the targets.
+    PerSynapse(Vec<i64>),
+}
+
+impl Delays {
+    fn get(&self, p: usize) -> i64 {
+        match self {
+            Delays::Uniform(d) => *d,
+            Delays::PerSynapse(v) => v[p],
         }
     }
-    group_start.push(
-        u32::try_from(groups.len()).map_err(|_| BuildError::TooLarge {
-            what: "delay groups".into(),
-        })?,
-    );
+}
+
+/// Finishes rows that hold their synapses in generation order (row `i` is
+/// `row_start[i]..row_start[i + 1]`): sorts each row by (delay, target, weight bits), and
+/// groups it by delay. The weight breaks ties between multapses, so same-tick inputs are
+/// summed in an order fixed by data, not by the order projections were declared in.
+fn freeze(
+    row_start: &[usize],
+    mut targets: Vec<u32>,
+    mut weights: Vec<f32>,
+    mut delays: Delays,
+) -> Result<Connectivity, BuildError> {
+    let n = row_start.len() - 1;
+    let mut groups: Vec<DelayGroup> = Vec::new();
+    let mut group_start = Vec::with_capacity(n + 1);
+    let too_many_groups = |_| BuildError::TooLarge {
+        what: "delay groups".into(),
+    };
+    let mut scratch = Vec::new();
+    for i in 0..n {
+        group_start.push(u32::try_from(groups.len()).map_err(too_many_groups)?);
+        let row = row_start[i]..row_start[i + 1];
+        // Rows usually come out of generation already sorted (fixed in-degree rules make
+        // synapses target by target); sort only the others, stably.
+        let key = |p: usize| (delays.get(p), targets[p], weights[p].to_bits());
+        if !(row.start + 1..row.end).all(|p| key(p - 1) <= key(p)) {
+            scratch.clear();
+            scratch.extend(row.clone().map(|p| (delays.get(p), targets[p], weights[p])));
+            scratch.sort_by_key(|&(d, t, w)| (d, t, w.to_bits()));
+            for (p, &(d, t, w)) in row.clone().zip(&scratch) {
+                (targets[p], weights[p]) = (t, w);
+                if let Delays::PerSynapse(v) = &mut delays {
+                    v[p] = d;
+                }
+            }
+        }
+        for p in row.clone() {
+            let d = Tick(delays.get(p));
+            match groups.last_mut() {
+                Some(g) if p > row.start && g.delay == d => g.end += 1,
+                _ => groups.push(DelayGroup {
+                    delay: d,
+                    start: p,
+                    end: p + 1,
+                }),
+            }
+        }
+    }
+    group_start.push(u32::try_from(groups.len()).map_err(too_many_groups)?);
     Ok(Connectivity {
         group_start,
         groups,

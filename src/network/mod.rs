@@ -20,6 +20,7 @@ pub use build::{BuildError, Connectivity, DelayGroup, Network, PopulationInfo};
 pub use dist::Dist;
 
 use crate::neuron::LifParams;
+use crate::neuron::generator::ReplayParams;
 use crate::neuron::iaf::IafParams;
 use crate::neuron::lif_adaptive::AdaptationParams;
 use crate::neuron::lif_exp::ExpSynParams;
@@ -43,6 +44,10 @@ pub enum NeuronKind {
     NonLeakyIaf(IafParams),
     /// Explicit spike times, one list per neuron.
     SpikeTimes(Vec<Vec<Tick>>),
+    /// A replayed recording: spike trains with a shift and an optional loop period
+    /// ([`crate::neuron::ReplayGenerator`]). Model files fill it from a trace file
+    /// (`model = "trace"`); this layer never reads files.
+    Replay(ReplayParams),
     /// Regular spike trains.
     Regular {
         /// Interval between spikes.
@@ -72,6 +77,7 @@ impl NeuronKind {
             NeuronKind::LifAdaptive(..) => "lif_adaptive",
             NeuronKind::NonLeakyIaf(_) => "iaf_nonleaky",
             NeuronKind::SpikeTimes(_) => "spike_times",
+            NeuronKind::Replay(_) => "trace",
             NeuronKind::Regular { .. } => "regular",
             NeuronKind::Poisson { .. } => "poisson",
         }
@@ -81,7 +87,10 @@ impl NeuronKind {
     pub fn is_generator(&self) -> bool {
         matches!(
             self,
-            NeuronKind::SpikeTimes(_) | NeuronKind::Regular { .. } | NeuronKind::Poisson { .. }
+            NeuronKind::SpikeTimes(_)
+                | NeuronKind::Replay(_)
+                | NeuronKind::Regular { .. }
+                | NeuronKind::Poisson { .. }
         )
     }
 }
@@ -182,6 +191,13 @@ pub struct NetworkDef {
 }
 
 impl NetworkDef {
+    /// Number of neurons over all populations (saturating at `u32::MAX`).
+    pub fn num_neurons(&self) -> u32 {
+        self.populations
+            .iter()
+            .fold(0u32, |n, p| n.saturating_add(p.size))
+    }
+
     /// The description as a graph: one node per population (weight: its id), one edge per
     /// projection (weight: its index).
     pub fn graph(&self) -> DiGraph<PopulationId, usize> {
@@ -210,11 +226,6 @@ impl NetworkDef {
                 ConnectRule::List(l) => l.len() as f64,
             })
             .sum()
-    }
-
-    /// Total number of neurons.
-    pub fn num_neurons(&self) -> u64 {
-        self.populations.iter().map(|p| p.size as u64).sum()
     }
 
     /// The description graph in Graphviz DOT, populations labelled with name, size and model.

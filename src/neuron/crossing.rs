@@ -19,6 +19,7 @@
 //!
 //! Must not touch: neuron state; it sees only coefficients.
 
+use super::fast_exp::exp;
 use crate::time::TICKS_PER_MS;
 
 /// At most this many exponential terms (membrane, two synaptic currents, threshold).
@@ -60,22 +61,19 @@ impl ExpSum {
         let s = s as f64;
         let mut v = self.c0;
         for j in 0..self.n {
-            v += self.coef[j] * (-s * self.rate_per_tick[j]).exp();
+            v += self.coef[j] * exp(-s * self.rate_per_tick[j]);
         }
         v
     }
 
-    /// An upper bound of `f` over the real interval `[a, b]` (ticks).
-    fn upper_bound(&self, a: i64, b: i64) -> f64 {
-        let (a, b) = (a as f64, b as f64);
-        let mut v = self.c0;
-        for j in 0..self.n {
-            let c = self.coef[j];
-            // A positive term is largest at the left end, a negative one at the right end.
-            let s = if c > 0.0 { a } else { b };
-            v += c * (-s * self.rate_per_tick[j]).exp();
+    /// `e^{-s r_j}` for every term.
+    #[inline]
+    fn decays(&self, s: i64) -> [f64; MAX_TERMS] {
+        let mut e = [0.0; MAX_TERMS];
+        for (e, r) in e.iter_mut().zip(&self.rate_per_tick[..self.n]) {
+            *e = exp(-(s as f64) * r);
         }
-        v
+        e
     }
 
     /// A tick beyond which `f` keeps the sign of `c0` (so no crossing if `c0 < 0`, surely above
@@ -130,46 +128,41 @@ impl ExpSum {
         self.first_crossing_in(from, hi)
     }
 
-    /// Bounds of the derivative `f'(s) = Σ -a_j r_j e^{-s r_j}` over `[a, b]` (each term is
-    /// monotone, so its extremes are at the ends).
-    fn derivative_bounds(&self, a: i64, b: i64) -> (f64, f64) {
-        let (a, b) = (a as f64, b as f64);
-        let (mut lo, mut hi) = (0.0, 0.0);
-        for j in 0..self.n {
-            let c = -self.coef[j] * self.rate_per_tick[j];
-            let (ta, tb) = (
-                c * (-a * self.rate_per_tick[j]).exp(),
-                c * (-b * self.rate_per_tick[j]).exp(),
-            );
-            lo += ta.min(tb);
-            hi += ta.max(tb);
-        }
-        (lo, hi)
-    }
-
     /// The first tick in `[lo, hi]` with `f ≥ 0`, by depth-first branch and bound.
     ///
-    /// An interval is discarded when the upper bound of `f` on it is negative, or when `f` is
-    /// provably non-increasing on it (it starts below zero). When `f` is provably increasing on
-    /// an interval whose right end is at or above zero, the crossing in it is unique and is
-    /// located by safeguarded regula falsi on integer ticks.
+    /// On each interval `[a, b]` every term is monotone, so its extremes (and those of its
+    /// derivative) are at the ends: one pair of exponentials per term gives `f(a)`, an upper
+    /// bound of `f` and bounds of `f'`. An interval is discarded when the bound of `f` is
+    /// negative, or when `f` is provably non-increasing on it (it starts below zero). When `f`
+    /// is provably increasing on an interval whose right end is at or above zero, the crossing
+    /// in it is unique and is located by safeguarded regula falsi on integer ticks.
     pub fn first_crossing_in(&self, lo: i64, hi: i64) -> Option<i64> {
         let mut stack: Vec<(i64, i64)> = Vec::with_capacity(64);
         stack.push((lo, hi));
         while let Some((a, b)) = stack.pop() {
-            let fa = self.eval(a);
+            let (ea, eb) = (self.decays(a), self.decays(b));
+            let (mut fa, mut fb, mut upper) = (self.c0, self.c0, self.c0);
+            let (mut d_lo, mut d_hi) = (0.0f64, 0.0f64);
+            for j in 0..self.n {
+                let c = self.coef[j];
+                fa += c * ea[j];
+                fb += c * eb[j];
+                // A positive term is largest at the left end, a negative one at the right.
+                upper += c * if c > 0.0 { ea[j] } else { eb[j] };
+                let (da, db) = (
+                    -c * self.rate_per_tick[j] * ea[j],
+                    -c * self.rate_per_tick[j] * eb[j],
+                );
+                d_lo += da.min(db);
+                d_hi += da.max(db);
+            }
             if fa >= 0.0 {
                 return Some(a);
             }
-            if a == b || self.upper_bound(a, b) < 0.0 {
-                continue;
-            }
-            let (d_lo, d_hi) = self.derivative_bounds(a, b);
-            if d_hi <= 0.0 {
+            if a == b || upper < 0.0 || d_hi <= 0.0 {
                 continue;
             }
             if d_lo >= 0.0 {
-                let fb = self.eval(b);
                 if fb < 0.0 {
                     continue;
                 }

@@ -12,6 +12,7 @@
 //! order.
 
 pub mod crossing;
+pub mod fast_exp;
 pub mod generator;
 pub mod iaf;
 pub mod lif_adaptive;
@@ -20,7 +21,9 @@ pub mod lif_exp;
 
 use crate::time::Tick;
 
-pub use generator::{PoissonGenerator, RegularGenerator, SpikeTimesGenerator};
+pub use generator::{
+    PoissonGenerator, RegularGenerator, ReplayGenerator, ReplayParams, SpikeTimesGenerator,
+};
 pub use iaf::NonLeakyIaf;
 pub use lif_adaptive::LifAdaptive;
 pub use lif_delta::LifDelta;
@@ -145,6 +148,15 @@ impl LifParams {
     }
 }
 
+/// The weights of a run of inputs: one shared by all, or one each.
+#[derive(Clone, Copy, Debug)]
+pub enum Weights<'a> {
+    /// Every input has this weight.
+    Same(f32),
+    /// Input `k` has weight `[k]` (as many as inputs).
+    Each(&'a [f32]),
+}
+
 /// The operations the engine needs from a block of neurons of one model.
 ///
 /// Indices `i` are local to the block (`0..len()`). Every method receives the tick it is
@@ -174,6 +186,76 @@ pub trait NeuronModel: Send + std::fmt::Debug {
         weights: &[f32],
         touched: &mut Vec<u32>,
     );
+
+    /// [`receive`] in the engine's compact form: input `k` goes to local neuron `local[k]`
+    /// with its weight from `weights`. Models override it to read less memory (it carries
+    /// all recurrent input); the default converts chunks of inputs and calls [`receive`].
+    ///
+    /// [`receive`]: NeuronModel::receive
+    fn receive_local(
+        &mut self,
+        t: Tick,
+        local: &[u16],
+        weights: Weights<'_>,
+        touched: &mut Vec<u32>,
+    ) {
+        const CHUNK: usize = 64;
+        let (mut targets, mut same) = ([0u32; CHUNK], [0f32; CHUNK]);
+        for (c, part) in local.chunks(CHUNK).enumerate() {
+            let n = part.len();
+            for (d, &s) in targets.iter_mut().zip(part) {
+                *d = u32::from(s);
+            }
+            let w = match weights {
+                Weights::Same(w) => {
+                    same[..n].fill(w);
+                    &same[..n]
+                }
+                Weights::Each(ws) => &ws[c * CHUNK..c * CHUNK + n],
+            };
+            self.receive(t, 0, &targets[..n], w, touched);
+        }
+    }
+
+    /// One input of `weight` to local neuron `i` at tick `t`: the same as [`receive`] with
+    /// one-element slices and `first = 0`. Models override it when a single input can be
+    /// applied more cheaply (it is called once per external drive event).
+    ///
+    /// [`receive`]: NeuronModel::receive
+    #[inline]
+    fn receive_one(&mut self, t: Tick, i: u32, weight: f32, touched: &mut Vec<u32>) {
+        self.receive(t, 0, &[i], &[weight], touched);
+    }
+
+    /// A run of single inputs of equal `weight` in time order (`ticks` non-decreasing,
+    /// not empty): `targets[k]` receives one at `ticks[k]`, as by [`receive_one`]. Stops
+    /// after the first tick at which a neuron was pushed onto `touched` (empty on entry), so
+    /// that the caller can run that tick's threshold phase, and returns how many inputs it
+    /// applied (all of them if none touched). Models override it to compute the per-input
+    /// work of a whole run at once (it carries the external drive).
+    ///
+    /// [`receive_one`]: NeuronModel::receive_one
+    #[inline]
+    fn receive_run(
+        &mut self,
+        ticks: &[Tick],
+        targets: &[u32],
+        weight: f32,
+        touched: &mut Vec<u32>,
+    ) -> usize {
+        let mut k = 0;
+        while k < ticks.len() {
+            let t = ticks[k];
+            while k < ticks.len() && ticks[k] == t {
+                self.receive_one(t, targets[k], weight, touched);
+                k += 1;
+            }
+            if !touched.is_empty() {
+                break;
+            }
+        }
+        k
+    }
 
     /// Threshold phase at `t` for neuron `i`, after all of `t`'s inputs: fire now, or when.
     fn check_threshold(&mut self, i: u32, t: Tick) -> Crossing;
@@ -209,6 +291,8 @@ pub enum ModelBlock {
     Regular(RegularGenerator),
     /// See [`PoissonGenerator`].
     Poisson(PoissonGenerator),
+    /// See [`ReplayGenerator`].
+    Replay(ReplayGenerator),
     /// A user-supplied model.
     Custom(Box<dyn NeuronModel>),
 }
@@ -223,6 +307,7 @@ macro_rules! dispatch {
             ModelBlock::SpikeTimes($m) => $body,
             ModelBlock::Regular($m) => $body,
             ModelBlock::Poisson($m) => $body,
+            ModelBlock::Replay($m) => $body,
             ModelBlock::Custom($m) => $body,
         }
     };
@@ -245,6 +330,30 @@ impl NeuronModel for ModelBlock {
         touched: &mut Vec<u32>,
     ) {
         dispatch!(self, m => m.receive(t, first, targets, weights, touched))
+    }
+    #[inline]
+    fn receive_local(
+        &mut self,
+        t: Tick,
+        local: &[u16],
+        weights: Weights<'_>,
+        touched: &mut Vec<u32>,
+    ) {
+        dispatch!(self, m => m.receive_local(t, local, weights, touched))
+    }
+    #[inline]
+    fn receive_one(&mut self, t: Tick, i: u32, weight: f32, touched: &mut Vec<u32>) {
+        dispatch!(self, m => m.receive_one(t, i, weight, touched))
+    }
+    #[inline]
+    fn receive_run(
+        &mut self,
+        ticks: &[Tick],
+        targets: &[u32],
+        weight: f32,
+        touched: &mut Vec<u32>,
+    ) -> usize {
+        dispatch!(self, m => m.receive_run(ticks, targets, weight, touched))
     }
     fn check_threshold(&mut self, i: u32, t: Tick) -> Crossing {
         dispatch!(self, m => m.check_threshold(i, t))

@@ -9,7 +9,7 @@ use crate::record::NullSink;
 use crate::time::Tick;
 
 /// Largest model the check builds and runs (neurons, synapses): keeps fuzzing fast and bounded.
-const MAX_NEURONS: u64 = 5_000;
+const MAX_NEURONS: u32 = 5_000;
 const MAX_SYNAPSES: f64 = 200_000.0;
 
 /// Returns whether the input parsed as a valid model.

@@ -12,13 +12,17 @@ use crate::network::{
     ConnectRule, Dist, DriveDef, DriveKind, NetworkDef, NeuronKind, PopulationDef, ProjectionDef,
 };
 use crate::neuron::LifParams;
+use crate::neuron::ReplayParams;
 use crate::neuron::iaf::IafParams;
 use crate::neuron::lif_adaptive::AdaptationParams;
 use crate::neuron::lif_exp::ExpSynParams;
 use crate::time::Tick;
+use crate::trace::SensorGeometry;
+use crate::trace::replay::{ReplayKey, ReplayOptions, load_replay};
 use quantity::{DistSpec, Quantity, RateDim, SlopeDim, TimeDim, VoltageDim};
 use serde::Deserialize;
 use std::ops::Range;
+use std::path::Path;
 use toml::Spanned;
 
 type Time = Quantity<TimeDim>;
@@ -93,6 +97,21 @@ struct PopulationSpec {
     start: Option<Spanned<Time>>,
     stop: Option<Spanned<Time>>,
     times: Option<Spanned<Vec<Vec<Time>>>>,
+    file: Option<Spanned<String>>,
+    shift: Option<Spanned<Time>>,
+    scale: Option<Spanned<f64>>,
+    channels: Option<Spanned<Vec<ChannelSpec>>>,
+    #[serde(rename = "loop")]
+    loop_period: Option<Spanned<Time>>,
+    sensor: Option<Spanned<(u32, u32)>>,
+}
+
+/// One entry of a replay's `channels`: a channel, or a half-open range `"a..b"`.
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum ChannelSpec {
+    One(u32),
+    Range(String),
 }
 
 #[derive(Deserialize, Debug)]
@@ -123,10 +142,11 @@ struct ProjectionSpec {
     multapses: Option<bool>,
 }
 
-/// Where spans become line:column.
+/// Where spans become line:column, and where relative file names start.
 struct Ctx<'a> {
     origin: &'a str,
     text: &'a str,
+    base_dir: &'a Path,
 }
 
 impl Ctx<'_> {
@@ -148,9 +168,20 @@ fn ms_to_tick(ctx: &Ctx, q: &Spanned<Time>, what: &str) -> Result<Tick, SpecErro
     Tick::from_ms(q.get_ref().0).map_err(|e| ctx.err(q.span(), format!("{what}: {e}")))
 }
 
-/// Parses and validates a model file's text. `origin` names it in errors.
+/// Parses and validates a model file's text. `origin` names it in errors; relative trace
+/// file names are resolved against the current directory.
 pub fn parse_model(text: &str, origin: &str) -> Result<Model, SpecError> {
-    let ctx = Ctx { origin, text };
+    parse_model_in(text, origin, Path::new("."))
+}
+
+/// [`parse_model`], resolving relative trace file names (`file = "..."`) against `base_dir`
+/// (the model file's directory).
+pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model, SpecError> {
+    let ctx = Ctx {
+        origin,
+        text,
+        base_dir,
+    };
     let file: FileSpec = toml::from_str(text)
         .map_err(|e| ctx.err(e.span().unwrap_or(0..0), e.message().to_string()))?;
     let mut net = NetworkDef::default();
@@ -424,11 +455,12 @@ fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError>
         "poisson" => vec!["rate", "start", "stop"],
         "regular" => vec!["period", "start", "stop"],
         "spike_times" => vec!["times"],
+        "trace" => vec!["file", "shift", "scale", "channels", "loop", "sensor"],
         other => {
-            return Err(ctx.err(p.model.span(), format!("unknown model `{other}` (use lif_delta, lif_exp, lif_adaptive, iaf_nonleaky, poisson, regular or spike_times)")));
+            return Err(ctx.err(p.model.span(), format!("unknown model `{other}` (use lif_delta, lif_exp, lif_adaptive, iaf_nonleaky, poisson, regular, spike_times or trace)")));
         }
     };
-    let present: [(&str, Option<Range<usize>>); 17] = [
+    let present: [(&str, Option<Range<usize>>); 22] = [
         ("tau_m", p.tau_m.as_ref().map(|s| s.span())),
         ("v_rest", p.v_rest.as_ref().map(|s| s.span())),
         ("v_reset", p.v_reset.as_ref().map(|s| s.span())),
@@ -445,7 +477,12 @@ fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError>
         ("start", p.start.as_ref().map(|s| s.span())),
         ("stop", p.stop.as_ref().map(|s| s.span())),
         ("times", p.times.as_ref().map(|s| s.span())),
-        ("size", None),
+        ("file", p.file.as_ref().map(|s| s.span())),
+        ("shift", p.shift.as_ref().map(|s| s.span())),
+        ("scale", p.scale.as_ref().map(|s| s.span())),
+        ("channels", p.channels.as_ref().map(|s| s.span())),
+        ("loop", p.loop_period.as_ref().map(|s| s.span())),
+        ("sensor", p.sensor.as_ref().map(|s| s.span())),
     ];
     for (key, span) in &present {
         if let Some(span) = span
@@ -566,6 +603,7 @@ fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError>
                 stop,
             }
         }
+        "trace" => NeuronKind::Replay(replay(ctx, p)?),
         _ => {
             let times = p.times.as_ref().ok_or_else(|| {
                 ctx.err(
@@ -633,6 +671,90 @@ fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError>
     })
 }
 
+/// A `model = "trace"` population: reads its trace file through the trace layer.
+fn replay(ctx: &Ctx, p: &PopulationSpec) -> Result<ReplayParams, SpecError> {
+    let file = p.file.as_ref().ok_or_else(|| {
+        ctx.err(
+            p.model.span(),
+            "model `trace` needs `file` (a trace file: .spk, .csv, .txt/.dat/.gdf, .bin, .aedat or .npy)",
+        )
+    })?;
+    let mut options = ReplayOptions::new(*p.size.get_ref());
+    if let Some(shift) = &p.shift {
+        options.shift = ms_to_tick(ctx, shift, "shift")?;
+    }
+    if let Some(scale) = &p.scale {
+        options.scale = *scale.get_ref();
+    }
+    if let Some(period) = &p.loop_period {
+        let t = ms_to_tick(ctx, period, "loop")?;
+        if t < Tick::ONE {
+            return Err(ctx.err(period.span(), "loop period must be at least one tick"));
+        }
+        options.period = Some(t);
+    }
+    if let Some(sensor) = &p.sensor {
+        let (w, h) = *sensor.get_ref();
+        options.geometry = Some(SensorGeometry::new(w, h).ok_or_else(|| {
+            ctx.err(
+                sensor.span(),
+                format!(
+                    "sensor [{w}, {h}]: width and height must be positive and 2*w*h fit in 32 bits"
+                ),
+            )
+        })?);
+    }
+    if let Some(channels) = &p.channels {
+        let mut list = Vec::new();
+        for entry in channels.get_ref() {
+            match entry {
+                ChannelSpec::One(c) => list.push(*c),
+                ChannelSpec::Range(text) => {
+                    let range = parse_channel_range(text).ok_or_else(|| {
+                        ctx.err(
+                            channels.span(),
+                            format!(
+                                "channel range `{text}`: expected \"a..b\" with a < b (b excluded)"
+                            ),
+                        )
+                    })?;
+                    if (list.len() + range.len()) as u64 > u64::from(*p.size.get_ref()) {
+                        return Err(ctx.err(
+                            p.size.span(),
+                            format!(
+                                "size {} does not cover the {} selected channels",
+                                p.size.get_ref(),
+                                list.len() + range.len()
+                            ),
+                        ));
+                    }
+                    list.extend(range);
+                }
+            }
+        }
+        options.channels = Some(list);
+    }
+    let path = ctx.base_dir.join(file.get_ref());
+    let loaded = load_replay(&path, &options).map_err(|e| {
+        let span = match e.key() {
+            ReplayKey::Size => p.size.span(),
+            ReplayKey::Channels => p.channels.as_ref().map_or(file.span(), |s| s.span()),
+            ReplayKey::Scale => p.scale.as_ref().map_or(file.span(), |s| s.span()),
+            ReplayKey::Loop => p.loop_period.as_ref().map_or(file.span(), |s| s.span()),
+            _ => file.span(),
+        };
+        ctx.err(span, e.to_string())
+    })?;
+    Ok(loaded.params)
+}
+
+/// `"a..b"` (b excluded, a < b) as a range.
+fn parse_channel_range(text: &str) -> Option<Range<u32>> {
+    let (a, b) = text.split_once("..")?;
+    let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a < b).then_some(a..b)
+}
+
 /// Reads and parses a model file.
 pub fn load_model(path: &std::path::Path) -> Result<Model, SpecError> {
     let origin = path.display().to_string();
@@ -642,7 +764,11 @@ pub fn load_model(path: &std::path::Path) -> Result<Model, SpecError> {
         column: 0,
         message: format!("cannot read: {e}"),
     })?;
-    let mut m = parse_model(&text, &origin)?;
+    let base_dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut m = parse_model_in(&text, &origin, base_dir)?;
     if m.name.is_none() {
         m.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
     }

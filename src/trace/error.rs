@@ -276,6 +276,14 @@ pub enum TraceFileError {
         max: u64,
     },
 
+    /// A run cannot be recorded in this format (event-camera formats hold pixels, not
+    /// neurons).
+    #[error("cannot record a run as {format}: use .spk, .csv or NEST text (.txt, .dat, .gdf)")]
+    CannotRecord {
+        /// The format the file name asked for.
+        format: TraceFormat,
+    },
+
     /// A `.spk` writer reached the largest number of chunks its index may hold.
     #[error(
         ".spk trace too large: {chunks} chunks, the index holds at most {max} (use larger chunks)"

@@ -33,9 +33,13 @@ pub mod csv;
 mod decimal;
 mod error;
 pub mod fuzz_check;
+pub mod inspect;
 pub mod nest;
 pub mod nmnist;
 pub mod npy;
+pub mod plot;
+pub mod recording;
+pub mod replay;
 pub mod spk;
 mod text;
 
@@ -46,6 +50,8 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub use error::TraceFileError;
+pub use recording::{Recording, RecordingHeader, StreamingWriter, open_recording};
+pub use replay::{LoadedReplay, ReplayError, ReplayOptions, load_replay};
 pub use spk::{ChunkIndexEntry, SpkHeader, SpkReader, SpkWriter};
 
 use crate::Spike;
@@ -96,6 +102,21 @@ impl TraceFormat {
             _ => Err(TraceFileError::UnknownExtension {
                 path: path.to_owned(),
             }),
+        }
+    }
+
+    /// The format named on a command line: `spk`, `csv`, `nest`, `nmnist`, `aedat` or `npy`
+    /// (case-insensitive; file extensions such as `gdf` or `bin` are accepted too).
+    pub fn from_name(name: &str) -> Option<TraceFormat> {
+        let name = name.trim().trim_start_matches('.').to_ascii_lowercase();
+        match name.as_str() {
+            "spk" => Some(TraceFormat::Spk),
+            "csv" => Some(TraceFormat::Csv),
+            "nest" | "txt" | "dat" | "gdf" => Some(TraceFormat::NestText),
+            "nmnist" | "n-mnist" | "bin" => Some(TraceFormat::NMnist),
+            "aedat" | "aedat2" => Some(TraceFormat::Aedat2),
+            "npy" => Some(TraceFormat::Npy),
+            _ => None,
         }
     }
 

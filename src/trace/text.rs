@@ -110,9 +110,21 @@ pub(crate) fn write_spike_lines<W: Write>(
     spikes: &[Spike],
     separator: char,
 ) -> Result<(), TraceFileError> {
+    output.write_all(preamble.as_bytes())?;
+    append_spike_lines(&mut output, spikes, separator)?;
+    output.flush()?;
+    Ok(())
+}
+
+/// Writes one `<neuron><separator><time_ms>` line per spike, in batches of about 64 KiB,
+/// without flushing (for streaming writers).
+pub(crate) fn append_spike_lines<W: Write>(
+    mut output: W,
+    spikes: &[Spike],
+    separator: char,
+) -> Result<(), TraceFileError> {
     const BATCH_BYTES: usize = 64 << 10;
-    let mut text = String::with_capacity(BATCH_BYTES + 64);
-    text.push_str(preamble);
+    let mut text = String::with_capacity(BATCH_BYTES.min(spikes.len() * 24) + 64);
     for &spike in spikes {
         // Writing to a String cannot fail.
         let _ = write!(text, "{}{separator}", spike.neuron);
@@ -124,7 +136,6 @@ pub(crate) fn write_spike_lines<W: Write>(
         }
     }
     output.write_all(text.as_bytes())?;
-    output.flush()?;
     Ok(())
 }
 

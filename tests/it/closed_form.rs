@@ -38,7 +38,6 @@ fn lif(tau_m: f64, t_ref_ms: f64) -> LifParams {
 }
 
 #[test]
-#[ignore = "lif_delta keeps f32 state: ISIs are off by up to 2 ticks until it moves to f64"]
 fn lif_delta_constant_current_fires_with_closed_form_period() {
     for (tau_m, t_ref, ri) in [
         (20.0f64, 2.0f64, 25.0f64),

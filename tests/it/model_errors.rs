@@ -204,3 +204,17 @@ fn spec_parse_fuzz_corpus() {
     }
     assert!(n >= 6, "corpus has only {n} files");
 }
+
+#[test]
+fn a_network_too_large_to_address_is_refused_before_allocating() {
+    let text = GOOD
+        .replace("size = 10", "size = 4000000000")
+        .replace("p = 0.5", "p = 1.0");
+    let m = parse_model(&text, "huge.toml").unwrap();
+    let e = m.network.build(1).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("synapses (at most 4294967295 are addressable)"),
+        "{e}"
+    );
+}
