@@ -22,8 +22,8 @@
 //! to `v_reset` and makes the neuron refractory in `[t, t + t_ref)`, and each of its synapses
 //! schedules an arrival at `t + delay`.
 //!
-//! Ambiguity: the engine stores some state in `f32` and evaluates closed forms in a different
-//! order, so a decision taken with `V` within rounding distance of `v_th` may go either way.
+//! Ambiguity: the engine keeps rescaled state (`lif_delta`) and evaluates closed forms in a
+//! different order and with a fast `exp`, so a decision taken with `V` within rounding distance of `v_th` may go either way.
 //! The reference reports the first such decision (`|V - v_th| < ambiguity_mv`) so that a
 //! comparison can stop there; outputs before it are unaffected.
 //!
@@ -53,13 +53,13 @@ pub struct ReferenceOptions {
 }
 
 impl ReferenceOptions {
-    /// A grid of `step` with the ambiguity distances the property tests use: 1e-4 mV for
-    /// delta-synapse models (the engine's `lif_delta` state is `f32`, relative error ~6e-8 per
-    /// operation, ~1e-6 mV near a 20 mV threshold) and 1e-9 mV for `lif_exp` (`f64`).
+    /// A grid of `step` with the ambiguity distance the property tests use, 1e-9 mV for both
+    /// families (the engine's state is `f64`; its rounding errors near a 20 mV threshold are
+    /// ~1e-14 mV). Raise `ambiguity_delta_mv` to ~1e-4 mV for an engine with `f32` state.
     pub fn with_step(step: Tick) -> Self {
         ReferenceOptions {
             step,
-            ambiguity_delta_mv: 1e-4,
+            ambiguity_delta_mv: 1e-9,
             ambiguity_exp_mv: 1e-9,
         }
     }

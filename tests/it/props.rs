@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Cases per property.
 pub(crate) const CASES: u32 = 256;
-/// Ambiguity distance for networks with `lif_delta` (its state is `f32`: relative error
-/// 6e-8 per operation, i.e. ~1e-6 mV at 20 mV; 100x margin).
-pub(crate) const EPS_DELTA_MV: f64 = 1e-4;
+/// Ambiguity distance for `lif_delta` (rescaled `f64` state `(V - v_inf) e^{(t - epoch)/tau}`
+/// with factors up to e^10 and a 2-ulp `exp`: errors ~1e-14 mV; 1e5x margin).
+pub(crate) const EPS_DELTA_MV: f64 = 1e-9;
 /// Ambiguity distance for `lif_exp` (f64 closed forms evaluated in different orders).
 pub(crate) const EPS_EXP_MV: f64 = 1e-9;
 
