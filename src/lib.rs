@@ -25,6 +25,10 @@ pub mod engine;
 pub mod network;
 pub mod neuron;
 pub mod record;
+#[cfg(feature = "reference")]
+pub mod reference;
 pub mod rng;
 pub mod run;
 pub mod spec;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -665,8 +665,9 @@ impl Delays {
 }
 
 /// Finishes rows that hold their synapses in generation order (row `i` is
-/// `row_start[i]..row_start[i + 1]`): sorts each row by (delay, target), generation order
-/// breaking remaining ties (multapses), and groups it by delay.
+/// `row_start[i]..row_start[i + 1]`): sorts each row by (delay, target, weight bits), and
+/// groups it by delay. The weight breaks ties between multapses, so same-tick inputs are
+/// summed in an order fixed by data, not by the order projections were declared in.
 fn freeze(
     row_start: &[usize],
     mut targets: Vec<u32>,
@@ -685,11 +686,11 @@ fn freeze(
         let row = row_start[i]..row_start[i + 1];
         // Rows usually come out of generation already sorted (fixed in-degree rules make
         // synapses target by target); sort only the others, stably.
-        let key = |p: usize| (delays.get(p), targets[p]);
+        let key = |p: usize| (delays.get(p), targets[p], weights[p].to_bits());
         if !(row.start + 1..row.end).all(|p| key(p - 1) <= key(p)) {
             scratch.clear();
             scratch.extend(row.clone().map(|p| (delays.get(p), targets[p], weights[p])));
-            scratch.sort_by_key(|&(d, t, _)| (d, t));
+            scratch.sort_by_key(|&(d, t, w)| (d, t, w.to_bits()));
             for (p, &(d, t, w)) in row.clone().zip(&scratch) {
                 (targets[p], weights[p]) = (t, w);
                 if let Delays::PerSynapse(v) = &mut delays {

@@ -6,9 +6,12 @@ mod closed_form;
 mod connectivity;
 mod exp_current;
 mod model_errors;
+mod props;
 mod replay;
 mod semantics;
+mod simultaneity;
 mod trace_cli;
+mod user_api;
 
 use spikeq::engine::Simulation;
 use spikeq::network::{Network, NetworkDef};
