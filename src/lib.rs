@@ -40,10 +40,10 @@
 //! reads and writes spike files; [`run`] drives a model end to end for the CLI.
 //!
 //! # Feature flags
-//! - `reference`: the clock-driven reference simulator ([`reference`]), the oracle of the
+//! - `reference`: the clock-driven reference simulator (`spikeq::reference`), the oracle of the
 //!   property tests.
 //! - `testing`: proptest strategies and invariant checkers for users' own models
-//!   ([`testing`]); implies `reference`.
+//!   (`spikeq::testing`); implies `reference`.
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod engine;

@@ -107,10 +107,10 @@ enum TraceCommand {
         input_file: PathBuf,
         /// Output trace (format by extension).
         output_file: PathBuf,
-        /// Start of the window [ms] (or with a unit, "1 s"), included.
+        /// Start of the window \[ms\] (or with a unit, "1 s"), included.
         #[arg(long, value_parser = parse_time)]
         from: Option<Tick>,
-        /// End of the window [ms], excluded.
+        /// End of the window \[ms\], excluded.
         #[arg(long, value_parser = parse_time)]
         to: Option<Tick>,
         /// Channels to keep, "a..b" (b excluded).
@@ -126,10 +126,10 @@ enum TraceCommand {
         /// Output image (.png).
         #[arg(short, long)]
         output: PathBuf,
-        /// Start of the time axis [ms].
+        /// Start of the time axis \[ms\].
         #[arg(long, value_parser = parse_time)]
         from: Option<Tick>,
-        /// End of the time axis [ms].
+        /// End of the time axis \[ms\].
         #[arg(long, value_parser = parse_time)]
         to: Option<Tick>,
         /// Channels to show, "a..b" (b excluded).

@@ -66,7 +66,7 @@ pub struct PopulationSummary {
     pub size: u32,
     /// Spikes.
     pub spikes: u64,
-    /// Mean rate per neuron [Hz].
+    /// Mean rate per neuron \[Hz\].
     pub rate_hz: f64,
     /// Mean over neurons with at least 3 spikes of the ISI coefficient of variation; NaN if none.
     pub cv_isi: f64,

@@ -45,7 +45,7 @@ pub struct ReferenceOptions {
     /// Grid step (at least one tick).
     pub step: Tick,
     /// A threshold decision of a delta-synapse model (`lif_delta`, `iaf_nonleaky` with a
-    /// bias) with `|V - v_th|` below this [mV] is reported as ambiguous (0 disables).
+    /// bias) with `|V - v_th|` below this \[mV\] is reported as ambiguous (0 disables).
     /// Decisions of `iaf_nonleaky` without bias are exact sums and never ambiguous.
     pub ambiguity_delta_mv: f64,
     /// The same for `lif_exp` (whose engine state is `f64`: use a much smaller value).
@@ -72,7 +72,7 @@ pub struct Ambiguity {
     pub tick: Tick,
     /// Which neuron.
     pub neuron: NeuronId,
-    /// `V - v_th` at the decision [mV].
+    /// `V - v_th` at the decision \[mV\].
     pub distance_mv: f64,
 }
 
@@ -441,7 +441,7 @@ impl Ref {
         s
     }
 
-    /// `dV/dt` of neuron `i` in state `s` (not refractory) [mV/ms].
+    /// `dV/dt` of neuron `i` in state `s` (not refractory) \[mV/ms\].
     fn slope(&self, i: usize, s: &State) -> f64 {
         let bias = self.neurons[i].bias;
         match self.model(i) {

@@ -69,7 +69,7 @@ pub struct SimResult {
     pub batches: Vec<Vec<Spike>>,
     /// Per-population counters at the end.
     pub counters: Vec<Counters>,
-    /// Membrane potential of every neuron at the end [mV] (0 for generators).
+    /// Membrane potential of every neuron at the end \[mV\] (0 for generators).
     pub final_potentials: Vec<f64>,
     /// The end of the run (exclusive).
     pub t_end: Tick,
@@ -416,7 +416,7 @@ pub struct ReferenceComparison {
 }
 
 /// Runs `def` (built and seeded with `seed`) in the engine and in the clock-driven
-/// [`reference`] simulator, and checks that both give the same spikes up to `t_end` or the
+/// [`reference`](mod@crate::reference) simulator, and checks that both give the same spikes up to `t_end` or the
 /// reference's first ambiguous decision. For exact agreement, give inputs and delays on the
 /// reference's grid for delta-synapse models; `lif_exp` crossings are located to the tick.
 pub fn check_against_reference(
@@ -711,7 +711,7 @@ pub struct NetConfig {
     pub delay_steps: RangeInclusive<u32>,
     /// Refractory periods are `k · grid`.
     pub t_ref_steps: RangeInclusive<u32>,
-    /// Weight lattice [mV].
+    /// Weight lattice \[mV\].
     pub weight_step_mv: f64,
     /// Weights are `k · weight_step_mv`.
     pub weight_steps: RangeInclusive<i32>,

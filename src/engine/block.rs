@@ -29,9 +29,9 @@ const DRIVE_BATCH: usize = 128;
 #[derive(Debug)]
 pub(crate) struct DriveStream {
     rng: Xoshiro256PlusPlus,
-    /// Mean gap between events of the merged stream [ticks] = 1 / (block size · rate).
+    /// Mean gap between events of the merged stream \[ticks\] = 1 / (block size · rate).
     mean_gap_ticks: f64,
-    /// Continuous time of the last generated event [ticks]; an event lands on the first tick
+    /// Continuous time of the last generated event \[ticks\]; an event lands on the first tick
     /// at or after its continuous time.
     next_exact: f64,
     pub weight: f32,

@@ -293,7 +293,7 @@ impl Simulation {
         c
     }
 
-    /// The membrane potential of `neuron` at the current time [mV].
+    /// The membrane potential of `neuron` at the current time \[mV\].
     pub fn potential_mv(&self, neuron: u32) -> f64 {
         let b = &self.blocks[self.block_of[neuron as usize] as usize];
         b.model.potential_mv(neuron - b.first, self.now)

@@ -42,7 +42,7 @@ pub enum BuildError {
     DelayTooShort {
         /// Projection index.
         projection: usize,
-        /// The offending delay [ms].
+        /// The offending delay \[ms\].
         delay_ms: f64,
     },
     /// A connection probability outside `[0, 1]`.
@@ -164,7 +164,7 @@ pub struct Connectivity {
     pub groups: Vec<DelayGroup>,
     /// Target neuron of each synapse.
     pub targets: Vec<u32>,
-    /// Weight of each synapse [mV].
+    /// Weight of each synapse \[mV\].
     pub weights: Vec<f32>,
 }
 
@@ -647,7 +647,7 @@ fn generate(
     Ok(())
 }
 
-/// The delay of each synapse while rows are frozen [ticks].
+/// The delay of each synapse while rows are frozen \[ticks\].
 enum Delays {
     /// Every synapse has this delay.
     Uniform(i64),

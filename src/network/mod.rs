@@ -40,7 +40,7 @@ pub enum NeuronKind {
     LifExp(LifParams, ExpSynParams),
     /// Leaky integrate-and-fire, delta synapses, adaptive threshold ([`crate::neuron::LifAdaptive`]).
     LifAdaptive(LifParams, AdaptationParams),
-    /// Non-leaky integrate-and-fire ([`crate::neuron::NonLeakyIaf`]); its bias is a slope [mV/ms].
+    /// Non-leaky integrate-and-fire ([`crate::neuron::NonLeakyIaf`]); its bias is a slope \[mV/ms\].
     NonLeakyIaf(IafParams),
     /// Explicit spike times, one list per neuron.
     SpikeTimes(Vec<Vec<Tick>>),
@@ -59,7 +59,7 @@ pub enum NeuronKind {
     },
     /// Independent Poisson spike trains.
     Poisson {
-        /// Rate of each neuron [Hz].
+        /// Rate of each neuron \[Hz\].
         rate_hz: f64,
         /// First possible spike.
         start: Tick,
@@ -104,9 +104,9 @@ pub struct PopulationDef {
     pub size: u32,
     /// Model and parameters.
     pub kind: NeuronKind,
-    /// Initial membrane potential [mV], drawn per neuron.
+    /// Initial membrane potential \[mV\], drawn per neuron.
     pub v_init_mv: Dist,
-    /// Constant drive, drawn per neuron: [mV] (R·I) for leaky models, [mV/ms] for `iaf_nonleaky`.
+    /// Constant drive, drawn per neuron: \[mV\] (R·I) for leaky models, \[mV/ms\] for `iaf_nonleaky`.
     pub bias: Dist,
 }
 
@@ -117,9 +117,9 @@ pub enum DriveKind {
     /// Implemented as one merged stream per block of neurons with uniformly drawn targets:
     /// statistically identical to independent trains, and one random draw per event.
     Poisson {
-        /// Rate per target neuron [Hz].
+        /// Rate per target neuron \[Hz\].
         rate_hz: f64,
-        /// Weight of each input spike [mV].
+        /// Weight of each input spike \[mV\].
         weight_mv: f64,
     },
     /// A current step: the bias of every target neuron rises by `amplitude` at `start` and
@@ -169,9 +169,9 @@ pub struct ProjectionDef {
     pub to: PopulationId,
     /// Connection rule.
     pub rule: ConnectRule,
-    /// Weight per synapse [mV] (a jump for delta models, a current jump R·I for `lif_exp`).
+    /// Weight per synapse \[mV\] (a jump for delta models, a current jump R·I for `lif_exp`).
     pub weight_mv: Dist,
-    /// Delay per synapse [ms]; every drawn delay must be at least one tick.
+    /// Delay per synapse \[ms\]; every drawn delay must be at least one tick.
     pub delay_ms: Dist,
     /// Whether a neuron may connect to itself (only within one population).
     pub allow_autapses: bool,
@@ -298,7 +298,7 @@ impl NetworkBuilder {
         self.def.populations.len() - 1
     }
 
-    /// Sets the initial potential distribution of a population [mV].
+    /// Sets the initial potential distribution of a population \[mV\].
     pub fn v_init(&mut self, pop: PopulationId, v: Dist) -> &mut Self {
         self.def.populations[pop].v_init_mv = v;
         self

@@ -135,7 +135,7 @@ impl NeuronModel for RegularGenerator {
 pub struct PoissonGenerator {
     mean_isi_ticks: f64,
     stop: Tick,
-    /// Continuous time of each neuron's next spike [ticks].
+    /// Continuous time of each neuron's next spike \[ticks\].
     next_exact: Vec<f64>,
     rng: Xoshiro256PlusPlus,
 }

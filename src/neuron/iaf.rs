@@ -1,7 +1,7 @@
 //! Non-leaky integrate-and-fire neuron (perfect integrator) with delta synapses, the unit of
 //! ANN-to-SNN conversion and of time-to-first-spike networks (S4NN).
 //!
-//! `dV/dt = drive` (a constant slope [mV/ms], per neuron); an input `w` [mV] makes `V` jump by
+//! `dV/dt = drive` (a constant slope \[mV/ms\], per neuron); an input `w` \[mV\] makes `V` jump by
 //! `w`; at `V ≥ v_th` the neuron fires, `V` is set to `v_reset` for `t_ref` (inputs then are
 //! discarded) and integration resumes from `v_reset`. The crossing time under a positive drive
 //! is `(v_th - V) / drive`, rounded up to the tick grid.
@@ -12,9 +12,9 @@ use crate::time::{TICKS_PER_MS, Tick};
 /// Parameters of [`NonLeakyIaf`].
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IafParams {
-    /// Potential after a spike [mV].
+    /// Potential after a spike \[mV\].
     pub v_reset_mv: f64,
-    /// Threshold [mV].
+    /// Threshold \[mV\].
     pub v_th_mv: f64,
     /// Refractory period.
     pub t_ref: Tick,

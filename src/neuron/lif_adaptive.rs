@@ -15,9 +15,9 @@ use crate::time::Tick;
 /// Threshold adaptation of [`LifAdaptive`].
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdaptationParams {
-    /// Threshold increase per spike [mV].
+    /// Threshold increase per spike \[mV\].
     pub theta_plus_mv: f64,
-    /// Decay time constant of the threshold increase [ms].
+    /// Decay time constant of the threshold increase \[ms\].
     pub tau_theta_ms: f64,
 }
 
@@ -39,7 +39,7 @@ pub struct LifAdaptive {
 }
 
 impl LifAdaptive {
-    /// A block with initial potentials and drives [mV], starting at `t0` with `theta = 0`.
+    /// A block with initial potentials and drives \[mV\], starting at `t0` with `theta = 0`.
     pub fn new(
         p: LifParams,
         a: AdaptationParams,
@@ -66,7 +66,7 @@ impl LifAdaptive {
         })
     }
 
-    /// The adaptive part of neuron `i`'s threshold at `t` [mV].
+    /// The adaptive part of neuron `i`'s threshold at `t` \[mV\].
     pub fn theta_mv(&self, i: u32, t: Tick) -> f64 {
         self.advanced(i as usize, t).theta
     }

@@ -1,7 +1,7 @@
 //! Leaky integrate-and-fire neuron with delta (voltage-jump) synapses and an optional constant
 //! drive; NEST's `iaf_psc_delta` dynamics.
 //!
-//! `tau_m dV/dt = -(V - v_rest) + bias`, an input of weight `w` [mV] makes `V` jump by `w`;
+//! `tau_m dV/dt = -(V - v_rest) + bias`, an input of weight `w` \[mV\] makes `V` jump by `w`;
 //! at `V ≥ v_th` the neuron fires, `V` is clamped to `v_reset` for `t_ref`, and inputs that
 //! arrive while it is refractory are discarded (as in NEST).
 //!
@@ -199,7 +199,7 @@ impl NeuronModel for LifDelta {
         }
     }
 
-    /// The drive's fast path: per chunk of up to [`RUN_CHUNK`] events, first every factor
+    /// The drive's fast path: per chunk of up to `RUN_CHUNK` events, first every factor
     /// `F(t)` (independent exps: they pipeline, where one exp per event between the
     /// dependent loads and stores of a delivery did not), then the deliveries in order.
     fn receive_run(

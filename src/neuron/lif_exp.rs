@@ -15,12 +15,12 @@ use super::crossing::ExpSum;
 use super::{Crossing, LifParams, NeuronModel, ParamError, check_positive_ms, ms_between};
 use crate::time::Tick;
 
-/// Synaptic time constants of [`LifExp`] [ms].
+/// Synaptic time constants of [`LifExp`] \[ms\].
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExpSynParams {
-    /// Decay of excitatory (positive-weight) input [ms].
+    /// Decay of excitatory (positive-weight) input \[ms\].
     pub tau_syn_ex_ms: f64,
-    /// Decay of inhibitory (negative-weight) input [ms].
+    /// Decay of inhibitory (negative-weight) input \[ms\].
     pub tau_syn_in_ms: f64,
 }
 

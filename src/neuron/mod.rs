@@ -44,13 +44,13 @@ pub enum Crossing {
 /// or ticks as the name says.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LifParams {
-    /// Membrane time constant [ms].
+    /// Membrane time constant \[ms\].
     pub tau_m_ms: f64,
-    /// Resting potential [mV].
+    /// Resting potential \[mV\].
     pub v_rest_mv: f64,
-    /// Potential after a spike [mV].
+    /// Potential after a spike \[mV\].
     pub v_reset_mv: f64,
-    /// Firing threshold [mV].
+    /// Firing threshold \[mV\].
     pub v_th_mv: f64,
     /// Absolute refractory period.
     pub t_ref: Tick,
@@ -79,9 +79,9 @@ pub enum ParamError {
     /// The reset potential is not below the threshold.
     #[error("v_reset ({v_reset_mv} mV) must be below v_th ({v_th_mv} mV)")]
     ResetNotBelowThreshold {
-        /// Reset potential [mV].
+        /// Reset potential \[mV\].
         v_reset_mv: f64,
-        /// Threshold [mV].
+        /// Threshold \[mV\].
         v_th_mv: f64,
     },
     /// A negative refractory period.
@@ -92,7 +92,7 @@ pub enum ParamError {
     RefractoryTooLong {
         /// The refractory period.
         t_ref: Tick,
-        /// The membrane time constant [ms].
+        /// The membrane time constant \[ms\].
         tau_m_ms: f64,
     },
     /// A synaptic time constant equal to the membrane time constant (the closed form used
@@ -101,9 +101,9 @@ pub enum ParamError {
     TauSynEqualsTauM {
         /// Parameter name as in model files.
         name: &'static str,
-        /// The synaptic time constant [ms].
+        /// The synaptic time constant \[ms\].
         tau_syn_ms: f64,
-        /// The membrane time constant [ms].
+        /// The membrane time constant \[ms\].
         tau_m_ms: f64,
     },
 }
@@ -117,7 +117,7 @@ pub fn check_finite(name: &'static str, value: f64) -> Result<(), ParamError> {
     }
 }
 
-/// `Ok` if `value` is a finite positive time [ms], else an error naming the parameter.
+/// `Ok` if `value` is a finite positive time \[ms\], else an error naming the parameter.
 pub fn check_positive_ms(name: &'static str, value: f64) -> Result<(), ParamError> {
     check_finite(name, value)?;
     if value > 0.0 {
@@ -267,7 +267,7 @@ pub trait NeuronModel: Send + std::fmt::Debug {
     /// (a step of a DC source), pushing every neuron onto `touched`.
     fn add_bias(&mut self, t: Tick, delta: f64, touched: &mut Vec<u32>);
 
-    /// The membrane potential of neuron `i` at tick `t` [mV], without changing state (for
+    /// The membrane potential of neuron `i` at tick `t` \[mV\], without changing state (for
     /// probes and tests). Generators report 0.
     fn potential_mv(&self, i: u32, t: Tick) -> f64;
 }

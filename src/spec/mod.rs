@@ -409,8 +409,8 @@ pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model
     })
 }
 
-/// The bias of a population or the amplitude of a dc drive: a potential [mV] for leaky
-/// models, a slope [mV/ms] for `iaf_nonleaky`.
+/// The bias of a population or the amplitude of a dc drive: a potential \[mV\] for leaky
+/// models, a slope \[mV/ms\] for `iaf_nonleaky`.
 fn bias_value(ctx: &Ctx, v: &Spanned<toml::Value>, kind: &NeuronKind) -> Result<f64, SpecError> {
     let toml::Value::String(s) = v.get_ref() else {
         return Err(ctx.err(v.span(), "expected a quantity string like \"1 mV\""));

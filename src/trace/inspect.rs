@@ -117,7 +117,7 @@ impl TraceSummary {
         }
     }
 
-    /// Mean rate per channel [Hz].
+    /// Mean rate per channel \[Hz\].
     pub fn mean_rate_hz(&self) -> f64 {
         match self.channels() {
             0 => 0.0,

@@ -378,7 +378,7 @@ fn parse_header(bytes: &[u8]) -> Result<Layout, TraceFileError> {
     })
 }
 
-/// The size in bytes of a NumPy type string such as `<i8`, `|b1`, `<U10` or `<M8[us]`.
+/// The size in bytes of a NumPy type string such as `<i8`, `|b1`, `<U10` or `<M8\[us\]`.
 fn typestr_size(typestr: &str) -> Option<usize> {
     let body = typestr
         .strip_prefix(['<', '>', '|', '='])

@@ -419,7 +419,7 @@ pub fn plot_file(
     })
 }
 
-/// The 1-2-5 step at or above `target` [ms] (at least 1 µs).
+/// The 1-2-5 step at or above `target` \[ms\] (at least 1 µs).
 fn nice_bin_ms(target: f64) -> f64 {
     let target = target.max(0.001);
     let decade = 10f64.powf(target.log10().floor());
