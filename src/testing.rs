@@ -197,9 +197,10 @@ pub fn check_range(net: &Network, spikes: &[Spike], t_end: Tick) -> Result<(), V
 /// The refractory period of a neuron's model (`None` for generators).
 pub fn refractory_period(net: &Network, neuron: NeuronId) -> Option<Tick> {
     match &net.def.populations[net.population_of(neuron)].kind {
-        NeuronKind::LifDelta(p) | NeuronKind::LifExp(p, _) | NeuronKind::LifAdaptive(p, _) => {
-            Some(p.t_ref)
-        }
+        NeuronKind::LifDelta(p)
+        | NeuronKind::LifExp(p, _)
+        | NeuronKind::LifAdaptive(p, _)
+        | NeuronKind::LifCond(p, _) => Some(p.t_ref),
         NeuronKind::NonLeakyIaf(p) => Some(p.t_ref),
         _ => None,
     }

@@ -144,6 +144,9 @@ impl Simulation {
                     NeuronKind::LifExp(lp, sp) => {
                         ModelBlock::LifExp(LifExp::new(*lp, *sp, &v0, &bias, t0).map_err(err)?)
                     }
+                    NeuronKind::LifCond(lp, cp) => ModelBlock::LifCond(
+                        crate::neuron::LifCond::new(*lp, *cp, &v0, &bias, t0).map_err(err)?,
+                    ),
                     NeuronKind::LifAdaptive(lp, ap) => ModelBlock::LifAdaptive(
                         LifAdaptive::new(*lp, *ap, &v0, &bias, t0).map_err(err)?,
                     ),

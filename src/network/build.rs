@@ -473,6 +473,7 @@ fn validate_kind(kind: &NeuronKind) -> Result<(), ParamError> {
     match kind {
         NeuronKind::LifDelta(p) => p.validate(),
         NeuronKind::LifExp(p, s) => p.validate().and_then(|_| s.validate(p.tau_m_ms)),
+        NeuronKind::LifCond(p, c) => p.validate().and_then(|_| c.validate()),
         NeuronKind::LifAdaptive(p, a) => {
             p.validate()?;
             check_finite("theta_plus", a.theta_plus_mv)?;

@@ -23,6 +23,7 @@ use crate::neuron::LifParams;
 use crate::neuron::generator::ReplayParams;
 use crate::neuron::iaf::IafParams;
 use crate::neuron::lif_adaptive::AdaptationParams;
+use crate::neuron::lif_cond::CondParams;
 use crate::neuron::lif_exp::ExpSynParams;
 use crate::time::Tick;
 use petgraph::graph::DiGraph;
@@ -40,6 +41,8 @@ pub enum NeuronKind {
     LifExp(LifParams, ExpSynParams),
     /// Leaky integrate-and-fire, delta synapses, adaptive threshold ([`crate::neuron::LifAdaptive`]).
     LifAdaptive(LifParams, AdaptationParams),
+    /// Leaky integrate-and-fire, exponential conductances ([`crate::neuron::LifCond`]).
+    LifCond(LifParams, CondParams),
     /// Non-leaky integrate-and-fire ([`crate::neuron::NonLeakyIaf`]); its bias is a slope \[mV/ms\].
     NonLeakyIaf(IafParams),
     /// Explicit spike times, one list per neuron.
@@ -75,6 +78,7 @@ impl NeuronKind {
             NeuronKind::LifDelta(_) => "lif_delta",
             NeuronKind::LifExp(..) => "lif_exp",
             NeuronKind::LifAdaptive(..) => "lif_adaptive",
+            NeuronKind::LifCond(..) => "lif_cond",
             NeuronKind::NonLeakyIaf(_) => "iaf_nonleaky",
             NeuronKind::SpikeTimes(_) => "spike_times",
             NeuronKind::Replay(_) => "trace",
@@ -282,9 +286,10 @@ impl NetworkBuilder {
     /// Adds a population (initial potential `v_rest` or 0, no bias); returns its id.
     pub fn population(&mut self, name: &str, size: u32, kind: NeuronKind) -> PopulationId {
         let v0 = match &kind {
-            NeuronKind::LifDelta(p) | NeuronKind::LifExp(p, _) | NeuronKind::LifAdaptive(p, _) => {
-                p.v_rest_mv
-            }
+            NeuronKind::LifDelta(p)
+            | NeuronKind::LifExp(p, _)
+            | NeuronKind::LifAdaptive(p, _)
+            | NeuronKind::LifCond(p, _) => p.v_rest_mv,
             NeuronKind::NonLeakyIaf(p) => p.v_reset_mv,
             _ => 0.0,
         };

@@ -16,6 +16,7 @@ pub mod fast_exp;
 pub mod generator;
 pub mod iaf;
 pub mod lif_adaptive;
+pub mod lif_cond;
 pub mod lif_delta;
 pub mod lif_exp;
 
@@ -26,6 +27,7 @@ pub use generator::{
 };
 pub use iaf::NonLeakyIaf;
 pub use lif_adaptive::LifAdaptive;
+pub use lif_cond::LifCond;
 pub use lif_delta::LifDelta;
 pub use lif_exp::LifExp;
 
@@ -285,6 +287,8 @@ pub enum ModelBlock {
     NonLeakyIaf(NonLeakyIaf),
     /// See [`LifAdaptive`].
     LifAdaptive(LifAdaptive),
+    /// See [`LifCond`].
+    LifCond(LifCond),
     /// See [`SpikeTimesGenerator`].
     SpikeTimes(SpikeTimesGenerator),
     /// See [`RegularGenerator`].
@@ -304,6 +308,7 @@ macro_rules! dispatch {
             ModelBlock::LifExp($m) => $body,
             ModelBlock::NonLeakyIaf($m) => $body,
             ModelBlock::LifAdaptive($m) => $body,
+            ModelBlock::LifCond($m) => $body,
             ModelBlock::SpikeTimes($m) => $body,
             ModelBlock::Regular($m) => $body,
             ModelBlock::Poisson($m) => $body,

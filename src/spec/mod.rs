@@ -91,6 +91,8 @@ struct PopulationSpec {
     tau_syn_ex: Option<Spanned<Time>>,
     tau_syn_in: Option<Spanned<Time>>,
     theta_plus: Option<Spanned<Voltage>>,
+    e_ex: Option<Spanned<Voltage>>,
+    e_in: Option<Spanned<Voltage>>,
     tau_theta: Option<Spanned<Time>>,
     rate: Option<Spanned<Quantity<RateDim>>>,
     period: Option<Spanned<Time>>,
@@ -136,7 +138,7 @@ struct ProjectionSpec {
     indegree: Option<Spanned<u32>>,
     outdegree: Option<Spanned<u32>>,
     pairs: Option<Spanned<Vec<(u32, u32)>>>,
-    weight: Spanned<DistSpec<VoltageDim>>,
+    weight: Spanned<toml::Value>,
     delay: Spanned<DistSpec<TimeDim>>,
     autapses: Option<bool>,
     multapses: Option<bool>,
@@ -366,7 +368,12 @@ pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model
         if Tick::from_ms(min_delay).map_or(true, |t| t < Tick::ONE) {
             return Err(ctx.err(pr.delay.span(), format!("delay must be at least one tick (1 ns); this one can be {min_delay} ms (give a normal distribution a `min`)")));
         }
-        let weight = pr.weight.get_ref().to_dist();
+        // Conductance-based targets take weights in leak-conductance units ("0.01 gL").
+        let weight = if matches!(net.populations[to].kind, NeuronKind::LifCond(..)) {
+            weight_dist::<quantity::ConductanceDim>(&ctx, &pr.weight)?
+        } else {
+            weight_dist::<VoltageDim>(&ctx, &pr.weight)?
+        };
         for (d, span, what) in [
             (&weight, pr.weight.span(), "weight"),
             (&delay, pr.delay.span(), "delay"),
@@ -407,6 +414,18 @@ pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model
         seed: sim.and_then(|s| s.seed).unwrap_or(1),
         name: sim.and_then(|s| s.name.clone()),
     })
+}
+
+/// A projection weight: a quantity string or a distribution table of dimension `D`.
+fn weight_dist<D: quantity::Dimension>(
+    ctx: &Ctx,
+    v: &Spanned<toml::Value>,
+) -> Result<Dist, SpecError> {
+    v.get_ref()
+        .clone()
+        .try_into::<DistSpec<D>>()
+        .map(|d| d.to_dist())
+        .map_err(|e| ctx.err(v.span(), format!("weight: {}", e.message())))
 }
 
 /// The bias of a population or the amplitude of a dc drive: a potential \[mV\] for leaky
@@ -450,6 +469,7 @@ fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError>
     let allowed: Vec<&str> = match model {
         "lif_delta" => lif.to_vec(),
         "lif_exp" => [&lif[..], &["tau_syn_ex", "tau_syn_in"]].concat(),
+        "lif_cond" => [&lif[..], &["e_ex", "e_in", "tau_syn_ex", "tau_syn_in"]].concat(),
         "lif_adaptive" => [&lif[..], &["theta_plus", "tau_theta"]].concat(),
         "iaf_nonleaky" => vec!["v_reset", "v_th", "t_ref", "v_init", "bias"],
         "poisson" => vec!["rate", "start", "stop"],
@@ -457,10 +477,12 @@ fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError>
         "spike_times" => vec!["times"],
         "trace" => vec!["file", "shift", "scale", "channels", "loop", "sensor"],
         other => {
-            return Err(ctx.err(p.model.span(), format!("unknown model `{other}` (use lif_delta, lif_exp, lif_adaptive, iaf_nonleaky, poisson, regular, spike_times or trace)")));
+            return Err(ctx.err(p.model.span(), format!("unknown model `{other}` (use lif_delta, lif_exp, lif_cond, lif_adaptive, iaf_nonleaky, poisson, regular, spike_times or trace)")));
         }
     };
-    let present: [(&str, Option<Range<usize>>); 22] = [
+    let present: [(&str, Option<Range<usize>>); 24] = [
+        ("e_ex", p.e_ex.as_ref().map(|s| s.span())),
+        ("e_in", p.e_in.as_ref().map(|s| s.span())),
         ("tau_m", p.tau_m.as_ref().map(|s| s.span())),
         ("v_rest", p.v_rest.as_ref().map(|s| s.span())),
         ("v_reset", p.v_reset.as_ref().map(|s| s.span())),
@@ -556,6 +578,16 @@ fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError>
                 .map_err(|e| ctx.err(p.model.span(), e.to_string()))?;
             NeuronKind::LifExp(lp, syn)
         }
+        "lif_cond" => {
+            let lp = lif_params()?;
+            let c = crate::neuron::lif_cond::CondParams {
+                e_ex_mv: need(&p.e_ex, "e_ex")?,
+                e_in_mv: need(&p.e_in, "e_in")?,
+                tau_syn_ex_ms: need_time(&p.tau_syn_ex, "tau_syn_ex")?,
+                tau_syn_in_ms: need_time(&p.tau_syn_in, "tau_syn_in")?,
+            };
+            NeuronKind::LifCond(lp, c)
+        }
         "lif_adaptive" => NeuronKind::LifAdaptive(
             lif_params()?,
             AdaptationParams {
@@ -647,7 +679,8 @@ fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError>
         None => Dist::Const(match &kind {
             NeuronKind::LifDelta(lp)
             | NeuronKind::LifExp(lp, _)
-            | NeuronKind::LifAdaptive(lp, _) => lp.v_rest_mv,
+            | NeuronKind::LifAdaptive(lp, _)
+            | NeuronKind::LifCond(lp, _) => lp.v_rest_mv,
             NeuronKind::NonLeakyIaf(ip) => ip.v_reset_mv,
             _ => 0.0,
         }),

@@ -31,6 +31,8 @@ dimension!(/// Potential (and R·I currents), canonical unit mV.
     VoltageDim, "potential", [("mV", 1.0), ("V", 1000.0), ("uV", 1e-3)]);
 dimension!(/// Rate, canonical unit Hz.
     RateDim, "rate", [("Hz", 1.0), ("kHz", 1000.0)]);
+dimension!(/// Conductance in units of the neuron's leak conductance (`lif_cond` weights).
+    ConductanceDim, "conductance", [("gL", 1.0)]);
 dimension!(/// Potential per time, canonical unit mV/ms.
     SlopeDim, "slope", [("mV/ms", 1.0), ("V/s", 1.0)]);
 
