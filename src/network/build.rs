@@ -474,22 +474,8 @@ fn validate_kind(kind: &NeuronKind) -> Result<(), ParamError> {
         NeuronKind::LifDelta(p) => p.validate(),
         NeuronKind::LifExp(p, s) => p.validate().and_then(|_| s.validate(p.tau_m_ms)),
         NeuronKind::LifCond(p, c) => p.validate().and_then(|_| c.validate()),
-        NeuronKind::LifAdaptive(p, a) => {
-            p.validate()?;
-            check_finite("theta_plus", a.theta_plus_mv)?;
-            check_positive_ms("tau_theta", a.tau_theta_ms)
-        }
-        NeuronKind::NonLeakyIaf(p) => {
-            check_finite("v_reset", p.v_reset_mv)?;
-            check_finite("v_th", p.v_th_mv)?;
-            if p.v_reset_mv >= p.v_th_mv {
-                return Err(ParamError::ResetNotBelowThreshold {
-                    v_reset_mv: p.v_reset_mv,
-                    v_th_mv: p.v_th_mv,
-                });
-            }
-            Ok(())
-        }
+        NeuronKind::LifAdaptive(p, a) => p.validate().and_then(|_| a.validate()),
+        NeuronKind::NonLeakyIaf(p) => p.validate(),
         NeuronKind::Regular { period, .. } => check_positive_ms("period", period.as_ms()),
         NeuronKind::Poisson { rate_hz, .. } => check_finite("rate", *rate_hz),
         NeuronKind::SpikeTimes(_) | NeuronKind::Replay(_) => Ok(()),

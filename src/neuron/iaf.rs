@@ -20,6 +20,24 @@ pub struct IafParams {
     pub t_ref: Tick,
 }
 
+impl IafParams {
+    /// Checks finite potentials, reset below threshold and a non-negative refractory period.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        check_finite("v_reset", self.v_reset_mv)?;
+        check_finite("v_th", self.v_th_mv)?;
+        if self.v_reset_mv >= self.v_th_mv {
+            return Err(ParamError::ResetNotBelowThreshold {
+                v_reset_mv: self.v_reset_mv,
+                v_th_mv: self.v_th_mv,
+            });
+        }
+        if self.t_ref < Tick::ZERO {
+            return Err(ParamError::NegativeRefractory(self.t_ref));
+        }
+        Ok(())
+    }
+}
+
 /// A block of non-leaky integrate-and-fire neurons.
 #[derive(Debug, Clone)]
 pub struct NonLeakyIaf {
@@ -38,17 +56,7 @@ impl NonLeakyIaf {
         drive_mv_per_ms: &[f64],
         t0: Tick,
     ) -> Result<Self, ParamError> {
-        check_finite("v_reset", p.v_reset_mv)?;
-        check_finite("v_th", p.v_th_mv)?;
-        if p.v_reset_mv >= p.v_th_mv {
-            return Err(ParamError::ResetNotBelowThreshold {
-                v_reset_mv: p.v_reset_mv,
-                v_th_mv: p.v_th_mv,
-            });
-        }
-        if p.t_ref < Tick::ZERO {
-            return Err(ParamError::NegativeRefractory(p.t_ref));
-        }
+        p.validate()?;
         Ok(NonLeakyIaf {
             p,
             v: v_init_mv.to_vec(),

@@ -21,6 +21,14 @@ pub struct AdaptationParams {
     pub tau_theta_ms: f64,
 }
 
+impl AdaptationParams {
+    /// Checks a finite threshold step and a positive decay time.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        check_finite("theta_plus", self.theta_plus_mv)?;
+        check_positive_ms("tau_theta", self.tau_theta_ms)
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct State {
     v: f64,
@@ -48,8 +56,7 @@ impl LifAdaptive {
         t0: Tick,
     ) -> Result<Self, ParamError> {
         p.validate()?;
-        check_finite("theta_plus", a.theta_plus_mv)?;
-        check_positive_ms("tau_theta", a.tau_theta_ms)?;
+        a.validate()?;
         Ok(LifAdaptive {
             p,
             a,

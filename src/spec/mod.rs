@@ -601,9 +601,8 @@ fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError>
                 v_th_mv: need(&p.v_th, "v_th")?,
                 t_ref,
             };
-            if ip.v_reset_mv >= ip.v_th_mv {
-                return Err(ctx.err(p.model.span(), "v_reset must be below v_th"));
-            }
+            ip.validate()
+                .map_err(|e| ctx.err(p.model.span(), e.to_string()))?;
             NeuronKind::NonLeakyIaf(ip)
         }
         "poisson" => {
