@@ -45,6 +45,16 @@ pub enum BuildError {
         /// The offending delay \[ms\].
         delay_ms: f64,
     },
+    /// A delay that does not fit in 64-bit nanoseconds (about 292 years).
+    #[error(
+        "projection {projection}: delay {delay_ms} ms is out of range (at most about 9.2e12 ms)"
+    )]
+    DelayOutOfRange {
+        /// Projection index.
+        projection: usize,
+        /// The offending delay \[ms\].
+        delay_ms: f64,
+    },
     /// A connection probability outside `[0, 1]`.
     #[error("projection {projection}: probability {p} is outside [0, 1]")]
     ProbabilityOutOfRange {
@@ -249,13 +259,20 @@ struct Gen<'a> {
 impl Gen<'_> {
     /// The delay `d_ms` in ticks, or why projection `k` cannot have it.
     fn delay_ticks(k: usize, d_ms: f64) -> Result<i64, BuildError> {
-        let err = BuildError::DelayTooShort {
-            projection: k,
-            delay_ms: d_ms,
-        };
         match Tick::from_ms(d_ms) {
             Ok(d) if d >= Tick::ONE => Ok(d.0),
-            _ => Err(err),
+            Ok(_) => Err(BuildError::DelayTooShort {
+                projection: k,
+                delay_ms: d_ms,
+            }),
+            Err(_) if d_ms > 0.0 => Err(BuildError::DelayOutOfRange {
+                projection: k,
+                delay_ms: d_ms,
+            }),
+            Err(_) => Err(BuildError::DelayTooShort {
+                projection: k,
+                delay_ms: d_ms,
+            }),
         }
     }
 
