@@ -1,4 +1,4 @@
-//! Timing and determinism check for the Brunel model: prints build/run times, rates, CV of
+//! This example demonstrates: timing and determinism checks for the Brunel model: prints build/run times, rates, CV of
 //! ISI and a hash of the spike trace. `brunel_check N` runs in N uneven chunks (the hash must
 //! not change); `brunel_check N ms` also shortens the run to `ms` milliseconds.
 use spikeq::record::{SpikeSink, SpikeStats, Tee};
