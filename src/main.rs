@@ -361,7 +361,12 @@ fn real_main() -> Result<()> {
                     sink_ref,
                     Duration::from_secs(1),
                     &mut progress,
-                )?
+                )
+                .map_err(|e| match e {
+                    // Structural problems found while building point at their projection.
+                    spikeq::run::RunModelError::Build(b) => anyhow::Error::new(m.place(&b)),
+                    other => anyhow::Error::new(other),
+                })?
             };
             if tty && !quiet {
                 eprintln!();
@@ -380,10 +385,7 @@ fn real_main() -> Result<()> {
                 print!("{}", m.network.to_dot());
                 return Ok(());
             }
-            let net = m
-                .network
-                .build(m.seed)
-                .with_context(|| format!("{}: building the network", model.display()))?;
+            let net = m.build(m.seed)?;
             println!("{}: ok", model.display());
             for p in &net.populations {
                 let def =

@@ -53,6 +53,50 @@ pub struct Model {
     pub seed: u64,
     /// Free-form name (defaults to the file name).
     pub name: Option<String>,
+    /// Where each projection starts in the file (its `from` key), for build-time errors.
+    pub projection_places: Vec<SpecError>,
+}
+
+impl Model {
+    /// Builds the network with `seed`; a build error about a projection (a degree larger than
+    /// its populations allow, a list pair out of range, ...) is placed at that projection's
+    /// line in the file.
+    pub fn build(&self, seed: u64) -> Result<crate::network::Network, SpecError> {
+        self.network.build(seed).map_err(|e| self.place(&e))
+    }
+
+    /// A build error of this model, placed at the line of the projection it is about (or
+    /// at the file, line 0, when it is about no projection).
+    pub fn place(&self, e: &crate::network::BuildError) -> SpecError {
+        use crate::network::BuildError as B;
+        {
+            let projection = match e {
+                B::DegreeTooLarge { projection, .. }
+                | B::SizeMismatch { projection, .. }
+                | B::PairOutOfRange { projection, .. }
+                | B::DelayTooShort { projection, .. }
+                | B::DelayOutOfRange { projection, .. }
+                | B::ProbabilityOutOfRange { projection, .. }
+                | B::UnknownPopulation { projection, .. } => Some(*projection),
+                _ => None,
+            };
+            match projection.and_then(|k| self.projection_places.get(k)) {
+                Some(place) => SpecError {
+                    message: e.to_string(),
+                    ..place.clone()
+                },
+                None => SpecError {
+                    origin: self
+                        .projection_places
+                        .first()
+                        .map_or_else(|| "<model>".into(), |p| p.origin.clone()),
+                    line: 0,
+                    column: 0,
+                    message: e.to_string(),
+                },
+            }
+        }
+    }
 }
 
 #[derive(Deserialize, Debug)]
@@ -293,7 +337,9 @@ pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model
             stop,
         });
     }
+    let mut projection_places = Vec::with_capacity(file.projection.len());
     for pr in &file.projection {
+        projection_places.push(ctx.err(pr.from.span(), String::new()));
         let from = lookup(&pr.from)?;
         let to = lookup(&pr.to)?;
         if net.populations[to].kind.is_generator() {
@@ -413,6 +459,7 @@ pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model
         duration,
         seed: sim.and_then(|s| s.seed).unwrap_or(1),
         name: sim.and_then(|s| s.name.clone()),
+        projection_places,
     })
 }
 

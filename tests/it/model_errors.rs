@@ -218,3 +218,17 @@ fn a_network_too_large_to_address_is_refused_before_allocating() {
         "{e}"
     );
 }
+
+#[test]
+fn build_errors_point_at_their_projection() {
+    let text = GOOD.replace(
+        "rule = \"fixed_probability\"\np = 0.5",
+        "rule = \"fixed_indegree\"\nindegree = 11\nmultapses = false",
+    );
+    let m = parse_model(&text, "deg.toml").unwrap();
+    let e = m.build(1).unwrap_err().to_string();
+    assert!(
+        e.starts_with("deg.toml:15:") && e.contains("degree 11 exceeds the 9 distinct partners"),
+        "{e}"
+    );
+}
