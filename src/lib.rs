@@ -46,6 +46,7 @@
 //!   (`spikeq::testing`); implies `reference`.
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod bench;
 pub mod engine;
 pub mod network;
 pub mod neuron;

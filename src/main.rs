@@ -49,6 +49,21 @@ enum Command {
         #[command(subcommand)]
         command: TraceCommand,
     },
+    /// Run the fixed, seeded benchmark suite (Brunel, Vogels-Abbott CUBA, low-rate 100k) or
+    /// the given model files; one row per case, optionally as JSON lines.
+    Bench {
+        /// Model files to run instead of the built-in suite.
+        models: Vec<PathBuf>,
+        /// Simulated time per case, e.g. `1000` (ms) or `"1 s"`; default: each model's own.
+        #[arg(long)]
+        duration: Option<String>,
+        /// Seed; default: each model's own.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Append each row to this file as one JSON object per line.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Validate a model file and describe the network it builds.
     Check {
         /// Model file (TOML).
@@ -379,6 +394,60 @@ fn real_main() -> Result<()> {
             println!("{report}");
         }
         Command::Trace { command } => trace_command(command)?,
+        Command::Bench {
+            models,
+            duration,
+            seed,
+            json,
+        } => {
+            use spikeq::bench::{BenchRow, SUITE, bench_model, suite_model};
+            let duration = duration.as_deref().map(parse_duration).transpose()?;
+            let mut cases = Vec::new();
+            if models.is_empty() {
+                for (name, text) in SUITE {
+                    cases.push((name.to_string(), suite_model(name, text)?));
+                }
+            } else {
+                for path in &models {
+                    let m = load_model(path)?;
+                    cases.push((
+                        m.name.clone().unwrap_or_else(|| path.display().to_string()),
+                        m,
+                    ));
+                }
+            }
+            let mut out = match &json {
+                Some(p) => Some(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(p)
+                        .with_context(|| format!("cannot open {}", p.display()))?,
+                ),
+                None => None,
+            };
+            println!("{}", BenchRow::table_header());
+            for (name, m) in &cases {
+                let row = bench_model(
+                    name,
+                    m,
+                    duration.unwrap_or(m.duration),
+                    seed.unwrap_or(m.seed),
+                )
+                .map_err(|e| match e {
+                    spikeq::bench::BenchError::Run(spikeq::run::RunModelError::Build(b)) => {
+                        anyhow::Error::new(m.place(&b))
+                    }
+                    other => anyhow::Error::new(other),
+                })?;
+                println!("{}", row.table_line());
+                if let Some(f) = out.as_mut() {
+                    writeln!(f, "{}", row.to_json()).with_context(|| {
+                        format!("writing {}", json.as_ref().expect("set").display())
+                    })?;
+                }
+            }
+        }
         Command::Check { model, dot } => {
             let m = load_model(&model)?;
             if dot {

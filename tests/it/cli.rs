@@ -74,3 +74,40 @@ fn recorded_traces_are_byte_identical_across_runs() {
     assert_eq!(ta, tb);
     assert!(ta.starts_with(b"neuron,time_ms\n"));
 }
+
+#[test]
+fn bench_prints_a_row_per_case_and_appends_json_lines() {
+    let dir = std::env::temp_dir().join(format!("spikeq-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("rows.jsonl");
+    let _ = std::fs::remove_file(&json);
+    for _ in 0..2 {
+        let o = spikeq(&[
+            "bench",
+            "models/single_lif_dc.toml",
+            "models/exp_synapse_pair.toml",
+            "--duration",
+            "100",
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.lines().next().unwrap().starts_with("case"), "{out}");
+        assert!(
+            out.contains("single_lif_dc") && out.contains("exp_synapse_pair"),
+            "{out}"
+        );
+    }
+    let text = std::fs::read_to_string(&json).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 4, "two runs of two cases append four rows");
+    // The single neuron fires 4 times in 100 ms (period 23.97 ms, first spike at 21.97 ms).
+    assert!(
+        rows[0].contains("\"case\":\"single_lif_dc\"") && rows[0].contains("\"spikes\":4,"),
+        "{}",
+        rows[0]
+    );
+    let o = spikeq(&["bench", "no/such.toml"]);
+    assert!(!o.status.success() && stderr(&o).contains("no/such.toml"));
+}
