@@ -9,8 +9,7 @@ use spikeq::network::{ConnectRule, Dist, NetworkBuilder, NeuronKind};
 use spikeq::neuron::LifParams;
 use spikeq::neuron::lif_cond::CondParams;
 
-/// Spike times [ticks] by RK4 with steps of at most `step` ticks, ending exactly at inputs
-/// and at the end of refractoriness; crossings located by linear interpolation in a step.
+/// Spike times [ticks] of the reference (`rk4`): conductances `g_ex` (a) and `g_in` (b).
 fn reference(
     p: &LifParams,
     c: &CondParams,
@@ -19,60 +18,21 @@ fn reference(
     t_end: i64,
     step: i64,
 ) -> Vec<f64> {
-    let mut out = vec![];
-    let (mut v, mut ge, mut gi) = (p.v_rest_mv, 0.0f64, 0.0f64);
-    let mut ref_end = i64::MIN;
-    let (mut k, mut t) = (0, 0i64);
-    while t < t_end {
-        while k < inputs.len() && inputs[k].0 <= t {
-            let w = inputs[k].1;
-            if w >= 0.0 {
-                ge += w
-            } else {
-                gi -= w
-            }
-            k += 1;
-        }
-        let mut next = (t + step).min(t_end);
-        if let Some(&(tn, _)) = inputs.get(k) {
-            next = next.min(tn);
-        }
-        if ref_end > t {
-            next = next.min(ref_end);
-        }
-        let h = (next - t) as f64 * 1e-6;
-        let refractory = t < ref_end;
-        let f = |v: f64, ge: f64, gi: f64| {
-            let dv = if refractory {
-                0.0
-            } else {
-                (-(v - p.v_rest_mv) - ge * (v - c.e_ex_mv) - gi * (v - c.e_in_mv) + bias)
-                    / p.tau_m_ms
-            };
-            (dv, -ge / c.tau_syn_ex_ms, -gi / c.tau_syn_in_ms)
-        };
-        let v0 = v;
-        let k1 = f(v, ge, gi);
-        let k2 = f(v + h / 2.0 * k1.0, ge + h / 2.0 * k1.1, gi + h / 2.0 * k1.2);
-        let k3 = f(v + h / 2.0 * k2.0, ge + h / 2.0 * k2.1, gi + h / 2.0 * k2.2);
-        let k4 = f(v + h * k3.0, ge + h * k3.1, gi + h * k3.2);
-        v += h / 6.0 * (k1.0 + 2.0 * k2.0 + 2.0 * k3.0 + k4.0);
-        ge += h / 6.0 * (k1.1 + 2.0 * k2.1 + 2.0 * k3.1 + k4.1);
-        gi += h / 6.0 * (k1.2 + 2.0 * k2.2 + 2.0 * k3.2 + k4.2);
-        if !refractory && v >= p.v_th_mv {
-            let frac = if v0 < p.v_th_mv {
-                (p.v_th_mv - v0) / (v - v0)
-            } else {
-                0.0
-            };
-            let tc = t as f64 + frac * (next - t) as f64;
-            out.push(tc);
-            v = p.v_reset_mv;
-            ref_end = tc.ceil() as i64 + p.t_ref.0;
-        }
-        t = next;
-    }
-    out
+    let dv = |v: f64, ge: f64, gi: f64| {
+        (-(v - p.v_rest_mv) - ge * (v - c.e_ex_mv) - gi * (v - c.e_in_mv) + bias) / p.tau_m_ms
+    };
+    let input = |w: f64, ge: &mut f64, gi: &mut f64| if w >= 0.0 { *ge += w } else { *gi -= w };
+    let n = crate::rk4::Neuron {
+        v_start_mv: p.v_rest_mv,
+        v_reset_mv: p.v_reset_mv,
+        v_th_mv: p.v_th_mv,
+        t_ref_ticks: p.t_ref.0,
+        tau_a_ms: c.tau_syn_ex_ms,
+        tau_b_ms: c.tau_syn_in_ms,
+        dv: &dv,
+        input: &input,
+    };
+    crate::rk4::spike_times(&n, inputs, t_end, step)
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod exp_current;
 mod model_errors;
 mod props;
 mod replay;
+mod rk4;
 mod semantics;
 mod simultaneity;
 mod trace_cli;
