@@ -34,7 +34,7 @@ use crate::Spike;
 use crate::network::{DriveKind, Network, NeuronKind};
 use crate::neuron::{
     LifAdaptive, LifDelta, LifExp, ModelBlock, NeuronModel, NonLeakyIaf, PoissonGenerator,
-    RegularGenerator, ReplayGenerator, SpikeTimesGenerator,
+    RegularGenerator, ReplayGenerator,
 };
 use crate::record::SpikeSink;
 use crate::rng::{StreamKind, stream};
@@ -158,7 +158,7 @@ impl Simulation {
                         let mine = (lo..lo + n)
                             .map(|k| times.get(k).cloned().unwrap_or_default())
                             .collect();
-                        ModelBlock::SpikeTimes(SpikeTimesGenerator::new(mine, t0))
+                        ModelBlock::Replay(ReplayGenerator::new(mine, Tick::ZERO, None, t0))
                     }
                     NeuronKind::Replay(replay) => {
                         let lo = (first - info.first) as usize;

@@ -15,59 +15,6 @@ fn next_or_never(t: Option<Tick>) -> Crossing {
     t.map_or(Crossing::Never, Crossing::At)
 }
 
-/// Each neuron fires at its own list of times (sorted, duplicates removed at construction).
-#[derive(Debug, Clone)]
-pub struct SpikeTimesGenerator {
-    times: Vec<Vec<Tick>>,
-    cursor: Vec<usize>,
-}
-
-impl SpikeTimesGenerator {
-    /// One list of spike times per neuron; times before `t0` are skipped.
-    pub fn new(mut times: Vec<Vec<Tick>>, t0: Tick) -> Self {
-        for list in &mut times {
-            list.sort_unstable();
-            list.dedup();
-        }
-        let cursor = times
-            .iter()
-            .map(|l| l.partition_point(|&t| t < t0))
-            .collect();
-        SpikeTimesGenerator { times, cursor }
-    }
-
-    fn next(&self, i: usize) -> Option<Tick> {
-        self.times[i].get(self.cursor[i]).copied()
-    }
-}
-
-impl NeuronModel for SpikeTimesGenerator {
-    fn len(&self) -> usize {
-        self.times.len()
-    }
-    fn accepts_input(&self) -> bool {
-        false
-    }
-    fn receive(&mut self, _: Tick, _: u32, _: &[u32], _: &[f32], _: &mut Vec<u32>) {}
-    fn check_threshold(&mut self, i: u32, t: Tick) -> Crossing {
-        match self.next(i as usize) {
-            Some(n) if n <= t => Crossing::Now,
-            n => next_or_never(n),
-        }
-    }
-    fn fire(&mut self, i: u32, t: Tick) -> Crossing {
-        let i = i as usize;
-        while self.next(i).is_some_and(|n| n <= t) {
-            self.cursor[i] += 1;
-        }
-        next_or_never(self.next(i))
-    }
-    fn add_bias(&mut self, _: Tick, _: f64, _: &mut Vec<u32>) {}
-    fn potential_mv(&self, _: u32, _: Tick) -> f64 {
-        0.0
-    }
-}
-
 /// Every neuron fires periodically from `start` (inclusive) to `stop` (exclusive).
 #[derive(Debug, Clone)]
 pub struct RegularGenerator {
@@ -260,7 +207,8 @@ impl ReplayParams {
     }
 }
 
-/// Plays [`ReplayParams`] trains: like [`SpikeTimesGenerator`], plus a shift and a loop.
+/// Plays spike trains, one per neuron, optionally shifted and looped: the `spike_times`
+/// generator (no shift, no loop) and trace replay ([`ReplayParams`]).
 ///
 /// Memory is one train per neuron, whatever the number of loop cycles: the next spike is
 /// computed as `shift + cycle·period + trains[i][cursor]`. A time that would overflow the tick
@@ -295,13 +243,13 @@ impl ReplayGenerator {
         // Relative to the shift, the first spike due is the first at or after `rel`.
         let rel = i128::from(t0.0) - i128::from(shift.0);
         for i in 0..n {
-            if rel <= 0 {
-                continue;
-            }
             match g.period {
+                // Spikes before `t0` are skipped (also negative times given to a builder).
                 None => {
                     g.cursor[i] = g.trains[i].partition_point(|t| i128::from(t.0) < rel);
                 }
+                // Looped trains lie in [0, period): before the first cycle nothing is skipped.
+                Some(_) if rel <= 0 => {}
                 Some(p) => {
                     let p = i128::from(p.0);
                     let cycle = rel / p;

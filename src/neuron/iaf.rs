@@ -6,7 +6,7 @@
 //! discarded) and integration resumes from `v_reset`. The crossing time under a positive drive
 //! is `(v_th - V) / drive`, rounded up to the tick grid.
 
-use super::{Crossing, NeuronModel, ParamError, check_finite, ms_between};
+use super::{Crossing, NeuronModel, ParamError, ms_between};
 use crate::time::{TICKS_PER_MS, Tick};
 
 /// Parameters of [`NonLeakyIaf`].
@@ -23,18 +23,7 @@ pub struct IafParams {
 impl IafParams {
     /// Checks finite potentials, reset below threshold and a non-negative refractory period.
     pub fn validate(&self) -> Result<(), ParamError> {
-        check_finite("v_reset", self.v_reset_mv)?;
-        check_finite("v_th", self.v_th_mv)?;
-        if self.v_reset_mv >= self.v_th_mv {
-            return Err(ParamError::ResetNotBelowThreshold {
-                v_reset_mv: self.v_reset_mv,
-                v_th_mv: self.v_th_mv,
-            });
-        }
-        if self.t_ref < Tick::ZERO {
-            return Err(ParamError::NegativeRefractory(self.t_ref));
-        }
-        Ok(())
+        super::check_reset_threshold_refractory(self.v_reset_mv, self.v_th_mv, self.t_ref)
     }
 }
 

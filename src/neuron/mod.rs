@@ -22,9 +22,7 @@ pub mod lif_exp;
 
 use crate::time::Tick;
 
-pub use generator::{
-    PoissonGenerator, RegularGenerator, ReplayGenerator, ReplayParams, SpikeTimesGenerator,
-};
+pub use generator::{PoissonGenerator, RegularGenerator, ReplayGenerator, ReplayParams};
 pub use iaf::NonLeakyIaf;
 pub use lif_adaptive::LifAdaptive;
 pub use lif_cond::LifCond;
@@ -135,19 +133,29 @@ impl LifParams {
     pub fn validate(&self) -> Result<(), ParamError> {
         check_positive_ms("tau_m", self.tau_m_ms)?;
         check_finite("v_rest", self.v_rest_mv)?;
-        check_finite("v_reset", self.v_reset_mv)?;
-        check_finite("v_th", self.v_th_mv)?;
-        if self.v_reset_mv >= self.v_th_mv {
-            return Err(ParamError::ResetNotBelowThreshold {
-                v_reset_mv: self.v_reset_mv,
-                v_th_mv: self.v_th_mv,
-            });
-        }
-        if self.t_ref < Tick::ZERO {
-            return Err(ParamError::NegativeRefractory(self.t_ref));
-        }
-        Ok(())
+        check_reset_threshold_refractory(self.v_reset_mv, self.v_th_mv, self.t_ref)
     }
+}
+
+/// The checks every integrate-and-fire model shares: finite reset and threshold, reset below
+/// threshold, non-negative refractory period.
+pub fn check_reset_threshold_refractory(
+    v_reset_mv: f64,
+    v_th_mv: f64,
+    t_ref: Tick,
+) -> Result<(), ParamError> {
+    check_finite("v_reset", v_reset_mv)?;
+    check_finite("v_th", v_th_mv)?;
+    if v_reset_mv >= v_th_mv {
+        return Err(ParamError::ResetNotBelowThreshold {
+            v_reset_mv,
+            v_th_mv,
+        });
+    }
+    if t_ref < Tick::ZERO {
+        return Err(ParamError::NegativeRefractory(t_ref));
+    }
+    Ok(())
 }
 
 /// The weights of a run of inputs: one shared by all, or one each.
@@ -289,8 +297,6 @@ pub enum ModelBlock {
     LifAdaptive(LifAdaptive),
     /// See [`LifCond`].
     LifCond(LifCond),
-    /// See [`SpikeTimesGenerator`].
-    SpikeTimes(SpikeTimesGenerator),
     /// See [`RegularGenerator`].
     Regular(RegularGenerator),
     /// See [`PoissonGenerator`].
@@ -309,7 +315,6 @@ macro_rules! dispatch {
             ModelBlock::NonLeakyIaf($m) => $body,
             ModelBlock::LifAdaptive($m) => $body,
             ModelBlock::LifCond($m) => $body,
-            ModelBlock::SpikeTimes($m) => $body,
             ModelBlock::Regular($m) => $body,
             ModelBlock::Poisson($m) => $body,
             ModelBlock::Replay($m) => $body,
