@@ -965,6 +965,7 @@ fn assemble(
             delay_ms: Dist::Const(Tick(cfg.grid.0 * r.delay_steps.max(1) as i64).as_ms()),
             allow_autapses: true,
             allow_multapses: true,
+            plasticity: None,
         });
     }
     def

@@ -3,6 +3,7 @@
 use super::Counters;
 use crate::Spike;
 use crate::neuron::{Crossing, ModelBlock, NeuronModel, Weights};
+use crate::plasticity::state::PlasticIncoming;
 use crate::time::Tick;
 use priority_queue::PriorityQueue;
 use rand::RngExt;
@@ -18,6 +19,9 @@ pub(crate) struct Segment {
     pub start: u32,
     pub end: u32,
     pub weight: f32,
+    /// Plastic state and stream (see [`super::table::TableSegment`]).
+    pub plastic_k: u32,
+    pub plastic_seg: u32,
 }
 
 /// Events a drive stream generates at a time. Drawing them in a loop of their own, apart
@@ -197,6 +201,8 @@ pub(crate) struct Block {
     pub dc_next: usize,
     pub touched: Vec<u32>,
     pub counters: Counters,
+    /// One plastic state per plastic projection into this block's population.
+    pub plastic: Vec<PlasticIncoming>,
 }
 
 impl Block {
@@ -318,13 +324,25 @@ impl Block {
                     break;
                 }
                 let (a, b) = (s.start as usize, s.end as usize);
-                let w = if s.weight.is_nan() {
-                    Weights::Each(&weights[a..b])
+                if s.plastic_k != super::table::STATIC {
+                    // Deliver the weights as they were before this arrival's depression.
+                    let p = &mut self.plastic[s.plastic_k as usize];
+                    p.on_pre(s.plastic_seg, t, &local[a..b]);
+                    self.model.receive_local(
+                        t,
+                        &local[a..b],
+                        Weights::Each(&p.scratch),
+                        &mut self.touched,
+                    );
                 } else {
-                    Weights::Same(s.weight)
-                };
-                self.model
-                    .receive_local(t, &local[a..b], w, &mut self.touched);
+                    let w = if s.weight.is_nan() {
+                        Weights::Each(&weights[a..b])
+                    } else {
+                        Weights::Same(s.weight)
+                    };
+                    self.model
+                        .receive_local(t, &local[a..b], w, &mut self.touched);
+                }
                 self.counters.synaptic_events += (s.end - s.start) as u64;
                 si += 1;
             }
@@ -357,6 +375,9 @@ impl Block {
                         neuron: self.first + i,
                     });
                     self.counters.spikes += 1;
+                    for p in &mut self.plastic {
+                        p.on_post(i, t);
+                    }
                     self.model.fire(i, t)
                 }
                 c => c,

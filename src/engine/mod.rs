@@ -28,7 +28,10 @@
 //! or split. A window with no events is skipped: the next window starts at the next event.
 
 mod block;
+mod plastic;
 mod table;
+
+pub use plastic::PlasticSynapse;
 
 use crate::Spike;
 use crate::network::{DriveKind, Network, NeuronKind};
@@ -60,6 +63,14 @@ pub enum RunError {
         /// Start of the window whose spikes were refused.
         tick: Tick,
         /// The sink's message.
+        message: String,
+    },
+    /// A plastic projection could not be set up.
+    #[error("plastic projection {projection}: {message}")]
+    Plasticity {
+        /// `source -> target` population names.
+        projection: String,
+        /// What is wrong.
         message: String,
     },
     /// A model could not be instantiated.
@@ -109,6 +120,8 @@ pub struct Simulation {
     now: Tick,
     window: Tick,
     windows: u64,
+    /// Synaptic normalisations of plastic projections, applied between windows.
+    normalize: Vec<plastic::NormalizeSchedule>,
 }
 
 impl Simulation {
@@ -226,6 +239,7 @@ impl Simulation {
                     dc_next: 0,
                     touched: Vec::new(),
                     counters: Counters::default(),
+                    plastic: Vec::new(),
                 };
                 // Initial threshold check: a neuron starting at or above threshold fires at t0.
                 for i in 0..n as u32 {
@@ -246,7 +260,8 @@ impl Simulation {
         let block_next = blocks.iter().map(|b| b.next_time()).collect();
         let window = net.connectivity.min_delay().unwrap_or(Tick::MAX);
         let block_first: Vec<u32> = blocks.iter().map(|b| b.first).collect();
-        let table = DeliveryTable::new(&net.connectivity, &block_of, &block_first);
+        let mut table = DeliveryTable::new(&net.connectivity, &block_of, &block_first);
+        let normalize = plastic::attach(&net, &mut table, &mut blocks, t0)?;
         Ok(Simulation {
             table,
             segments: (0..blocks.len()).map(|_| Vec::new()).collect(),
@@ -259,6 +274,7 @@ impl Simulation {
             now: t0,
             window,
             windows: 0,
+            normalize,
         })
     }
 
@@ -314,11 +330,20 @@ impl Simulation {
     /// same spikes as `run_until(b)`.
     pub fn run_until(&mut self, t_end: Tick, sink: &mut dyn SpikeSink) -> Result<(), RunError> {
         while self.now < t_end {
-            let t0 = self.next_event_time().max(self.now);
-            if t0 >= t_end {
-                break;
+            // Normalisations happen at their tick before any event of that tick; windows end
+            // at them.
+            let t_norm = self.next_normalization();
+            if t_norm <= self.now {
+                self.normalize_due();
+                continue;
             }
-            let w_end = t0.saturating_add(self.window).min(t_end);
+            let stop = t_end.min(t_norm);
+            let t0 = self.next_event_time().max(self.now);
+            if t0 >= stop {
+                self.now = stop;
+                continue;
+            }
+            let w_end = t0.saturating_add(self.window).min(stop);
             self.process_window(w_end);
             self.windows += 1;
             sink.record(&self.emitted)
@@ -343,6 +368,8 @@ impl Simulation {
                     start: s.start,
                     end: s.end,
                     weight,
+                    plastic_k: s.plastic_k,
+                    plastic_seg: s.plastic_seg,
                 });
             }
         }

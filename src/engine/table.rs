@@ -20,7 +20,14 @@ pub(crate) struct TableSegment {
     pub block: u32,
     pub start: u32,
     pub end: u32,
+    /// For a plastic projection: which of the block's plastic states
+    /// (`Block::plastic[plastic_k]`) and which of its streams; [`STATIC`] otherwise.
+    pub plastic_k: u32,
+    pub plastic_seg: u32,
 }
+
+/// `TableSegment::plastic_k` of a segment whose weights never change.
+pub(crate) const STATIC: u32 = u32::MAX;
 
 #[derive(Debug, Default)]
 pub(crate) struct DeliveryTable {
@@ -59,6 +66,8 @@ impl DeliveryTable {
                     block: b,
                     start: (g.start + start) as u32,
                     end: (g.start + k) as u32,
+                    plastic_k: STATIC,
+                    plastic_seg: 0,
                 });
             }
             let w = &conn.weights[g.start..g.end];
@@ -76,6 +85,12 @@ impl DeliveryTable {
     pub fn segments(&self, g: u32) -> &[TableSegment] {
         let g = g as usize;
         &self.segs[self.seg_start[g] as usize..self.seg_start[g + 1] as usize]
+    }
+
+    /// The per-block segments of global delay group `g`, to be marked plastic.
+    pub fn segments_mut(&mut self, g: u32) -> &mut [TableSegment] {
+        let g = g as usize;
+        &mut self.segs[self.seg_start[g] as usize..self.seg_start[g + 1] as usize]
     }
 
     /// The weight shared by every synapse of group `g`, if any.

@@ -181,6 +181,9 @@ pub struct ProjectionDef {
     pub allow_autapses: bool,
     /// Whether a pair may be connected more than once.
     pub allow_multapses: bool,
+    /// Spike-timing-dependent plasticity of the projection's weights; `None` for static.
+    #[serde(default)]
+    pub plasticity: Option<crate::plasticity::StdpParams>,
 }
 
 /// A whole network description: plain data, not yet built.
@@ -350,6 +353,7 @@ impl NetworkBuilder {
             delay_ms,
             allow_autapses: false,
             allow_multapses: true,
+            plasticity: None,
         });
         self.def.projections.last_mut().expect("just pushed")
     }

@@ -439,6 +439,7 @@ pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model
             delay_ms: delay,
             allow_autapses: pr.autapses.unwrap_or(false),
             allow_multapses: pr.multapses.unwrap_or(true),
+            plasticity: None,
         });
     }
     // Structural checks that need sizes (degrees, list ranges) run at build time: map them

@@ -1,0 +1,436 @@
+//! Plasticity at events, against direct implementations of the rules' definitions over the
+//! recorded spikes (double sums over spike pairs, nearest-spike searches, triplet sums).
+
+use crate::ms;
+use proptest::prelude::*;
+use spikeq::engine::{PlasticSynapse, Simulation};
+use spikeq::network::{ConnectRule, Dist, Network, NetworkBuilder, NeuronKind};
+use spikeq::neuron::LifParams;
+use spikeq::plasticity::{Pairing, RewardParams, StdpParams, TripletParams};
+use spikeq::{Spike, Tick};
+
+/// Presynaptic generators -> (plastic, all to all) -> postsynaptic neurons, which fire
+/// exactly when their teacher generator's spike arrives (one strong static synapse each).
+/// The plastic weights stay far below what could make a neuron fire, so the post spikes do
+/// not depend on the rule.
+struct Setup {
+    net: Network,
+    plastic: usize,
+}
+
+fn post_kind() -> NeuronKind {
+    NeuronKind::LifDelta(LifParams {
+        tau_m_ms: 10.0,
+        v_rest_mv: 0.0,
+        v_reset_mv: 0.0,
+        v_th_mv: 10.0,
+        t_ref: Tick::ZERO,
+    })
+}
+
+fn setup(
+    pre_ms: &[Vec<f64>],
+    teacher_ms: &[Vec<f64>],
+    delay_ms: Dist,
+    w0: f64,
+    rule: StdpParams,
+) -> Setup {
+    let ticks = |v: &[Vec<f64>]| -> Vec<Vec<Tick>> {
+        v.iter()
+            .map(|l| {
+                let mut t: Vec<Tick> = l.iter().map(|&x| ms(x)).collect();
+                t.sort();
+                t.dedup();
+                t
+            })
+            .collect()
+    };
+    let mut b = NetworkBuilder::new();
+    let pre = b.population(
+        "pre",
+        pre_ms.len() as u32,
+        NeuronKind::SpikeTimes(ticks(pre_ms)),
+    );
+    let teach = b.population(
+        "teacher",
+        teacher_ms.len() as u32,
+        NeuronKind::SpikeTimes(ticks(teacher_ms)),
+    );
+    let post = b.population("post", teacher_ms.len() as u32, post_kind());
+    b.connect(
+        teach,
+        post,
+        ConnectRule::OneToOne,
+        Dist::Const(100.0),
+        Dist::Const(1.0),
+    );
+    b.connect(pre, post, ConnectRule::AllToAll, Dist::Const(w0), delay_ms)
+        .plasticity = Some(rule);
+    Setup {
+        net: b.build(3).unwrap(),
+        plastic: 1,
+    }
+}
+
+fn run(s: &Setup, t_end_ms: f64) -> (Vec<Spike>, Vec<PlasticSynapse>, Simulation) {
+    let mut sim = Simulation::new(s.net.clone(), 1).unwrap();
+    let mut spikes = Vec::new();
+    sim.run_until(ms(t_end_ms), &mut spikes).unwrap();
+    let w = sim.plastic_weights(s.plastic).unwrap();
+    (spikes, w, sim)
+}
+
+/// Per plastic synapse: its presynaptic arrival ticks and its target's spike ticks.
+fn pairs_of(s: &Setup, spikes: &[Spike]) -> Vec<(u32, Vec<i64>, Vec<i64>)> {
+    let post = s.net.population_named("post").unwrap();
+    let post_ids = s.net.populations[post].ids();
+    s.net
+        .connectivity
+        .synapses()
+        .enumerate()
+        .filter(|(_, (_, tgt, _, _))| post_ids.contains(tgt))
+        .filter(|(_, (src, _, _, _))| s.net.population_of(*src) == 0)
+        .map(|(k, (src, tgt, _, delay))| {
+            let arrivals = spikes
+                .iter()
+                .filter(|sp| sp.neuron == src)
+                .map(|sp| sp.tick.0 + delay.0)
+                .collect();
+            let posts = spikes
+                .iter()
+                .filter(|sp| sp.neuron == tgt)
+                .map(|sp| sp.tick.0)
+                .collect();
+            (k as u32, arrivals, posts)
+        })
+        .collect()
+}
+
+fn decay(dt_ticks: i64, tau_ms: f64) -> f64 {
+    (-(dt_ticks as f64) / (tau_ms * 1e6)).exp()
+}
+
+/// Total change of the triplet rule (pair rule: `a3 = 0`) by its definition, and the sum of
+/// the magnitudes of the terms (the scale of the rounding error). Arrivals at the tick of a
+/// post spike count as before it.
+fn reference_change(rule: &StdpParams, arrivals: &[i64], posts: &[i64]) -> (f64, f64) {
+    let t = rule.triplet.unwrap_or(TripletParams {
+        tau_x_ms: 1.0,
+        tau_y_ms: 1.0,
+        a3_plus: 0.0,
+        a3_minus: 0.0,
+    });
+    let nearest = rule.pairing == Pairing::Nearest;
+    // Trace of `spikes` at `at`: all spikes in `range` (or only the latest) decayed.
+    let trace = |spikes: &[i64], at: i64, include_equal: bool, tau: f64| -> f64 {
+        let before = spikes
+            .iter()
+            .filter(|&&x| if include_equal { x <= at } else { x < at });
+        if nearest {
+            before.max().map_or(0.0, |&x| decay(at - x, tau))
+        } else {
+            before.map(|&x| decay(at - x, tau)).sum()
+        }
+    };
+    let (mut total, mut scale) = (0.0, 0.0);
+    for &p in posts {
+        let r1 = trace(arrivals, p, true, rule.tau_plus_ms);
+        let o2 = trace(posts, p, false, t.tau_y_ms);
+        let d = r1 * (rule.a_plus + t.a3_plus * o2);
+        total += d;
+        scale += d.abs();
+    }
+    for &a in arrivals {
+        let o1 = trace(posts, a, false, rule.tau_minus_ms);
+        let r2 = trace(arrivals, a, false, t.tau_x_ms);
+        let d = o1 * (rule.a_minus + t.a3_minus * r2);
+        total -= d;
+        scale += d.abs();
+    }
+    (total, scale)
+}
+
+fn unbounded(pairing: Pairing, triplet: bool) -> StdpParams {
+    let mut r =
+        StdpParams::pair_additive(16.8, 33.7, 0.01, 0.012, f64::NEG_INFINITY, f64::INFINITY);
+    r.pairing = pairing;
+    if triplet {
+        r.triplet = Some(TripletParams {
+            tau_x_ms: 101.0,
+            tau_y_ms: 125.0,
+            a3_plus: 0.0062,
+            a3_minus: 0.0023,
+        });
+    }
+    r
+}
+
+fn check_against_reference(rule: StdpParams, pre: Vec<Vec<f64>>, teach: Vec<Vec<f64>>) {
+    let end = pre
+        .iter()
+        .chain(&teach)
+        .flatten()
+        .fold(0.0f64, |a, &b| a.max(b));
+    let s = setup(
+        &pre,
+        &teach,
+        Dist::Uniform {
+            low: 0.5,
+            high: 4.0,
+        },
+        0.0,
+        rule,
+    );
+    let (spikes, weights, _) = run(&s, end + 200.0);
+    let pairs = pairs_of(&s, &spikes);
+    assert_eq!(pairs.len(), weights.len());
+    let mut checked_posts = 0;
+    for ((syn, arrivals, posts), w) in pairs.iter().zip(&weights) {
+        assert_eq!(*syn, w.synapse);
+        let (expect, scale) = reference_change(&rule, arrivals, posts);
+        let err = (w.weight - expect).abs();
+        assert!(
+            err <= 1e-9 * scale + 1e-300,
+            "synapse {syn}: engine {} reference {expect} (scale {scale})",
+            w.weight
+        );
+        checked_posts += posts.len();
+    }
+    // Post spikes fall exactly on teacher arrivals, so the test is about plasticity.
+    let teachers: usize = teach.iter().map(|t| t.len()).sum();
+    assert!(checked_posts >= teachers.min(1));
+}
+
+fn train(max: usize) -> impl Strategy<Value = Vec<f64>> {
+    train_over(max, 1000.0)
+}
+
+fn train_over(max: usize, span_ms: f64) -> impl Strategy<Value = Vec<f64>> {
+    prop::collection::vec(0.0f64..span_ms, 0..max)
+        .prop_map(|v| v.into_iter().map(|x| (x * 10.0).round() / 10.0).collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn all_to_all_pair_rule_equals_the_double_sum(
+        pre in prop::collection::vec(train(30), 1..4),
+        teach in prop::collection::vec(train(30), 1..3),
+    ) {
+        check_against_reference(unbounded(Pairing::AllToAll, false), pre, teach);
+    }
+
+    #[test]
+    fn nearest_spike_pair_rule_equals_its_definition(
+        pre in prop::collection::vec(train(30), 1..4),
+        teach in prop::collection::vec(train(30), 1..3),
+    ) {
+        check_against_reference(unbounded(Pairing::Nearest, false), pre, teach);
+    }
+
+    #[test]
+    fn triplet_rules_equal_their_definitions(
+        pre in prop::collection::vec(train(30), 1..4),
+        teach in prop::collection::vec(train(30), 1..3),
+        nearest in any::<bool>(),
+    ) {
+        let pairing = if nearest { Pairing::Nearest } else { Pairing::AllToAll };
+        check_against_reference(unbounded(pairing, true), pre, teach);
+    }
+
+    /// Over 30 s the traces' epoch moves several times (every 200 tau).
+    #[test]
+    fn long_runs_stay_exact(
+        pre in prop::collection::vec(train_over(40, 30_000.0), 1..3),
+        teach in prop::collection::vec(train_over(40, 30_000.0), 1..2),
+        nearest in any::<bool>(),
+    ) {
+        let pairing = if nearest { Pairing::Nearest } else { Pairing::AllToAll };
+        check_against_reference(unbounded(pairing, true), pre, teach);
+    }
+
+    #[test]
+    fn weights_never_leave_their_bounds(
+        pre in prop::collection::vec(train(60), 1..4),
+        teach in prop::collection::vec(train(60), 1..3),
+        mu in prop::sample::select(vec![0.0, 0.5, 1.0]),
+        w0 in 0.0f64..0.05,
+    ) {
+        let mut rule = StdpParams::pair_additive(20.0, 20.0, 0.02, 0.021, 0.0, 0.05);
+        rule.mu_plus = mu;
+        rule.mu_minus = mu;
+        let s = setup(&pre, &teach, Dist::Const(1.0), w0, rule);
+        let (_, weights, _) = run(&s, 1200.0);
+        for w in &weights {
+            prop_assert!((0.0..=0.05).contains(&w.weight), "weight {} left [0, 0.05]", w.weight);
+        }
+    }
+
+    #[test]
+    fn reward_modulated_stdp_changes_nothing_without_reward(
+        pre in prop::collection::vec(train(30), 1..4),
+        teach in prop::collection::vec(train(30), 1..3),
+    ) {
+        let mut rule = unbounded(Pairing::AllToAll, false);
+        rule.reward = Some(RewardParams { tau_c_ms: 500.0 });
+        let s = setup(&pre, &teach, Dist::Const(1.0), 0.003, rule);
+        let (_, weights, mut sim) = run(&s, 1200.0);
+        sim.deliver_reward(s.plastic, 0.0);
+        for w in sim.plastic_weights(s.plastic).unwrap().iter().chain(&weights) {
+            prop_assert_eq!(w.weight, 0.003f32 as f64, "the initial weight");
+        }
+    }
+}
+
+#[test]
+fn a_reward_moves_each_weight_by_reward_times_its_eligibility() {
+    let mut rule = unbounded(Pairing::AllToAll, false);
+    let tau_c = 300.0;
+    rule.reward = Some(RewardParams { tau_c_ms: tau_c });
+    let pre = vec![vec![10.0, 50.0, 52.0, 90.0], vec![30.0, 70.0]];
+    let teach = vec![vec![20.0, 55.0, 100.0]];
+    let s = setup(&pre, &teach, Dist::Const(1.0), 0.5, rule);
+    let (spikes, before, mut sim) = run(&s, 200.0);
+    let c = sim.eligibility(s.plastic).unwrap();
+    assert!(
+        c.iter().any(|&x| x.abs() > 1e-4),
+        "the trains make eligibility"
+    );
+    // Eligibility by definition: every STDP increment, decayed with tau_c to 200 ms.
+    let t_end = ms(200.0).0;
+    for ((_, arrivals, posts), &ci) in pairs_of(&s, &spikes).iter().zip(&c) {
+        let mut e = 0.0;
+        for &p in posts {
+            let r1: f64 = arrivals
+                .iter()
+                .filter(|&&a| a <= p)
+                .map(|&a| decay(p - a, 16.8))
+                .sum();
+            e += 0.01 * r1 * decay(t_end - p, tau_c);
+        }
+        for &a in arrivals {
+            let o1: f64 = posts
+                .iter()
+                .filter(|&&p| p < a)
+                .map(|&p| decay(a - p, 33.7))
+                .sum();
+            e -= 0.012 * o1 * decay(t_end - a, tau_c);
+        }
+        assert!((ci - e).abs() <= 1e-12, "eligibility {ci} vs {e}");
+    }
+    sim.deliver_reward(s.plastic, 2.0);
+    let after = sim.plastic_weights(s.plastic).unwrap();
+    for ((b, a), ci) in before.iter().zip(&after).zip(&c) {
+        assert!((a.weight - (b.weight + 2.0 * ci)).abs() <= 1e-12);
+    }
+}
+
+#[test]
+fn the_stdp_window_is_the_two_exponentials() {
+    // One pre arrival and one post spike at offsets from -100 to +100 ms.
+    let (a_plus, a_minus, tau_plus, tau_minus) = (0.01, 0.0105, 16.8, 33.7);
+    let rule = StdpParams::pair_additive(
+        tau_plus,
+        tau_minus,
+        a_plus,
+        a_minus,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+    );
+    let delay = 1.0; // both the plastic and the teacher synapse
+    for k in -20..=20 {
+        let dt = k as f64 * 5.0; // t_post - t_pre_arrival
+        let (t_pre, t_post) = (200.0, 200.0 + dt);
+        let s = setup(
+            &[vec![t_pre - delay]],
+            &[vec![t_post - delay]],
+            Dist::Const(delay),
+            0.0,
+            rule,
+        );
+        let (spikes, w, _) = run(&s, 400.0);
+        assert_eq!(spikes.iter().filter(|s| s.neuron == 2).count(), 1);
+        let expect = if dt >= 0.0 {
+            a_plus * (-dt / tau_plus).exp()
+        } else {
+            -a_minus * (dt / tau_minus).exp()
+        };
+        assert!(
+            (w[0].weight - expect).abs() <= 1e-12,
+            "dt {dt} ms: {} vs {expect}",
+            w[0].weight
+        );
+    }
+}
+
+#[test]
+fn normalisation_scales_incoming_weights_to_the_total() {
+    let mut rule = StdpParams::pair_additive(20.0, 20.0, 0.01, 0.0105, 0.0, 1.0);
+    rule.normalize = Some(spikeq::plasticity::NormalizeParams {
+        total: 0.9,
+        every: ms(100.0),
+    });
+    let pre = vec![vec![10.0], vec![12.0], vec![40.0]];
+    let teach = vec![vec![15.0, 45.0], vec![]];
+    let s = setup(&pre, &teach, Dist::Const(1.0), 0.1, rule);
+    // Neurons: pre 0-2, teachers 3-4, post 5-6 (6 never fires). At 0 ms the three weights of each target (0.1 each) become 0.3 each.
+    let (_, w, _) = run(&s, 50.0);
+    let of = |t: u32| w.iter().filter(move |x| x.target == t).map(|x| x.weight);
+    assert!(
+        of(6).all(|x| (x - 0.3).abs() < 1e-12),
+        "silent target: only normalised"
+    );
+    assert!(
+        of(5).any(|x| (x - 0.3).abs() > 1e-3),
+        "active target learned since"
+    );
+    // At 100 ms each target's weights sum to 0.9 again.
+    let (_, w, _) = run(&s, 100.5);
+    for t in [5, 6] {
+        let sum: f64 = w.iter().filter(|x| x.target == t).map(|x| x.weight).sum();
+        assert!((sum - 0.9).abs() < 1e-12, "target {t}: sum {sum}");
+    }
+}
+
+#[test]
+fn plastic_setup_errors_name_the_projection() {
+    let mut b = NetworkBuilder::new();
+    let pre = b.population(
+        "pre",
+        2,
+        NeuronKind::Poisson {
+            rate_hz: 5.0,
+            start: Tick::ZERO,
+            stop: Tick::MAX,
+        },
+    );
+    let post = b.population("post", 2, post_kind());
+    let rule = StdpParams::pair_additive(20.0, 20.0, 0.01, 0.01, 0.0, 1.0);
+    b.connect(
+        pre,
+        post,
+        ConnectRule::AllToAll,
+        Dist::Const(2.0),
+        Dist::Const(1.0),
+    )
+    .plasticity = Some(rule);
+    let e = Simulation::new(b.build(1).unwrap(), 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("pre -> post") && e.contains("initial weight 2"),
+        "{e}"
+    );
+    b.connect(
+        pre,
+        post,
+        ConnectRule::OneToOne,
+        Dist::Const(0.5),
+        Dist::Const(1.0),
+    );
+    let e = Simulation::new(b.build(1).unwrap(), 1)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("only projection"), "{e}");
+}
