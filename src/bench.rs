@@ -97,6 +97,7 @@ pub fn bench_model(
         &mut NullSink,
         Duration::MAX,
         &mut |_| {},
+        None,
     )?;
     let t = r.total();
     let run_s = r.run_wall.as_secs_f64();

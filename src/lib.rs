@@ -61,6 +61,7 @@ pub mod spec;
 pub mod testing;
 pub mod time;
 pub mod trace;
+pub mod weights;
 
 pub use time::Tick;
 

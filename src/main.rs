@@ -40,6 +40,11 @@ enum Command {
         /// (`.txt`, `.dat`, `.gdf`).
         #[arg(long)]
         record: Option<PathBuf>,
+        /// Write plastic weights to this CSV file (`time_ms,projection,source,target,weight`):
+        /// at the start, at each projection's `record_weights` interval and at the end; without
+        /// `record_weights` in the model, every plastic projection at the start and the end.
+        #[arg(long)]
+        weights: Option<PathBuf>,
         /// No progress lines.
         #[arg(long, short)]
         quiet: bool,
@@ -318,6 +323,7 @@ fn real_main() -> Result<()> {
             duration,
             seed,
             record,
+            weights,
             quiet,
         } => {
             let m = load(model.as_deref())?;
@@ -368,6 +374,24 @@ fn real_main() -> Result<()> {
                     Some(r) => r,
                     None => &mut null,
                 };
+                let mut weights_file = weights
+                    .as_ref()
+                    .map(|p| {
+                        std::fs::File::create(p)
+                            .map(std::io::BufWriter::new)
+                            .with_context(|| format!("creating {}", p.display()))
+                    })
+                    .transpose()?;
+                let weight_recording = weights_file.as_mut().map(|out| {
+                    let mut every = m.weight_records.clone();
+                    if every.is_empty() {
+                        every = (0..m.network.projections.len())
+                            .filter(|&k| m.network.projections[k].plasticity.is_some())
+                            .map(|k| (k, Tick::MAX))
+                            .collect();
+                    }
+                    spikeq::run::WeightRecording { every, out }
+                });
                 run_network(
                     &name,
                     &m.network,
@@ -376,6 +400,7 @@ fn real_main() -> Result<()> {
                     sink_ref,
                     Duration::from_secs(1),
                     &mut progress,
+                    weight_recording,
                 )
                 .map_err(|e| match e {
                     // Structural problems found while building point at their projection.

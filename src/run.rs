@@ -25,6 +25,9 @@ pub enum RunModelError {
     /// The simulation stopped.
     #[error("simulating: {0}")]
     Run(#[from] RunError),
+    /// Writing weight snapshots failed.
+    #[error("writing weights: {0}")]
+    Weights(std::io::Error),
 }
 
 /// Progress of a running simulation, reported about once per `progress_every` of wall time.
@@ -63,6 +66,52 @@ pub struct RunReport {
     pub build_wall: Duration,
     /// Wall time of the simulation proper.
     pub run_wall: Duration,
+    /// Final weights of each plastic projection.
+    pub plastic: Vec<crate::weights::WeightSummary>,
+    /// Bytes of plastic state (weights, traces, incoming index) per plastic synapse.
+    pub bytes_per_plastic_synapse: f64,
+}
+
+/// Weight snapshots to take during a run: `(projection, interval)` pairs (see
+/// [`crate::spec::Model::weight_records`]) and where the CSV rows go. Every listed projection
+/// is also written at the end of the run.
+pub struct WeightRecording<'a> {
+    /// Projections and their snapshot intervals.
+    pub every: Vec<(usize, Tick)>,
+    /// CSV output ([`crate::weights::CSV_HEADER`] is written first).
+    pub out: &'a mut dyn std::io::Write,
+}
+
+impl fmt::Debug for WeightRecording<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeightRecording")
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WeightRecording<'_> {
+    fn write(&mut self, sim: &Simulation, only_due: bool) -> std::io::Result<()> {
+        let now = sim.now();
+        for &(proj, every) in &self.every {
+            if only_due && now.0 % every.0.max(1) != 0 {
+                continue;
+            }
+            if let Some(ws) = sim.plastic_weights(proj) {
+                crate::weights::write_snapshot(self.out, now, proj, &ws)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The first snapshot tick after `now`.
+    fn next_after(&self, now: Tick) -> Tick {
+        self.every
+            .iter()
+            .map(|&(_, e)| Tick((now.0 / e.0 + 1).saturating_mul(e.0)))
+            .min()
+            .unwrap_or(Tick::MAX)
+    }
 }
 
 impl RunReport {
@@ -86,6 +135,7 @@ pub fn run_network(
     sink: &mut dyn SpikeSink,
     progress_every: Duration,
     progress: &mut dyn FnMut(Progress),
+    mut weights: Option<WeightRecording<'_>>,
 ) -> Result<RunReport, RunModelError> {
     let t_build = Instant::now();
     let network = net.build(seed)?;
@@ -108,9 +158,22 @@ pub fn run_network(
     let chunk = Tick::from_ms(10.0).expect("constant");
     {
         let mut tee = Tee(&mut stats, sink);
+        if let Some(w) = &mut weights {
+            writeln!(w.out, "{}", crate::weights::CSV_HEADER).map_err(RunModelError::Weights)?;
+            w.write(&sim, false).map_err(RunModelError::Weights)?;
+        }
         while sim.now() < duration {
-            let next = sim.now().saturating_add(chunk).min(duration);
+            let snap = weights
+                .as_ref()
+                .map_or(Tick::MAX, |w| w.next_after(sim.now()));
+            let next = sim.now().saturating_add(chunk).min(duration).min(snap);
             sim.run_until(next, &mut tee)?;
+            if let Some(w) = &mut weights
+                && sim.now() == snap
+                && snap < duration
+            {
+                w.write(&sim, true).map_err(RunModelError::Weights)?;
+            }
             if last.elapsed() >= progress_every {
                 last = Instant::now();
                 let events = sim
@@ -128,6 +191,19 @@ pub fn run_network(
         }
     }
     let run_wall = t_run.elapsed();
+    if let Some(w) = &mut weights {
+        w.write(&sim, false).map_err(RunModelError::Weights)?;
+        w.out.flush().map_err(RunModelError::Weights)?;
+    }
+    let plastic: Vec<_> = (0..sim.network().def.projections.len())
+        .filter_map(|k| crate::weights::summarize(&sim, k))
+        .collect();
+    let plastic_synapses: usize = plastic.iter().map(|p| p.synapses).sum();
+    let bytes_per_plastic_synapse = if plastic_synapses > 0 {
+        sim.plastic_bytes() as f64 / plastic_synapses as f64
+    } else {
+        0.0
+    };
     Ok(RunReport {
         name: name.to_string(),
         duration,
@@ -142,6 +218,8 @@ pub fn run_network(
         bytes_per_synapse,
         build_wall,
         run_wall,
+        plastic,
+        bytes_per_plastic_synapse,
     })
 }
 
@@ -181,6 +259,16 @@ impl fmt::Display for RunReport {
             "{:<12} {:>9} {:>11} {:>10} {:>7} {:>15} {:>15}",
             "total", self.neurons, t.spikes, "", "", t.synaptic_events, t.drive_events
         )?;
+        for p in &self.plastic {
+            write!(f, "{p}")?;
+        }
+        if !self.plastic.is_empty() {
+            writeln!(
+                f,
+                "plastic state: {:.1} bytes per plastic synapse (weights, traces, incoming index) beside the connectivity",
+                self.bytes_per_plastic_synapse
+            )?;
+        }
         write!(
             f,
             "wall: build {:.3} s, simulate {:.3} s ({:.3} s per simulated s); {:.3e} synaptic events/s, {:.3e} events/s incl. drive",

@@ -232,6 +232,16 @@ impl Simulation {
             .sum()
     }
 
+    /// Plastic weight changes applied so far in projection `projection`.
+    pub fn plastic_updates_of(&self, projection: usize) -> u64 {
+        self.blocks
+            .iter()
+            .flat_map(|b| &b.plastic)
+            .filter(|p| p.proj == projection)
+            .map(|p| p.updates)
+            .sum()
+    }
+
     /// Bytes of plastic state (weights, traces, incoming index).
     pub fn plastic_bytes(&self) -> usize {
         self.blocks

@@ -6,6 +6,7 @@
 //! generation, simulation. The schema is documented in the README's model-file reference.
 
 pub mod fuzz_check;
+mod plasticity;
 pub mod quantity;
 
 use crate::network::{
@@ -55,6 +56,8 @@ pub struct Model {
     pub name: Option<String>,
     /// Where each projection starts in the file (its `from` key), for build-time errors.
     pub projection_places: Vec<SpecError>,
+    /// Plastic projections whose weights are recorded, with the snapshot interval.
+    pub weight_records: Vec<(usize, Tick)>,
 }
 
 impl Model {
@@ -186,6 +189,9 @@ struct ProjectionSpec {
     delay: Spanned<DistSpec<TimeDim>>,
     autapses: Option<bool>,
     multapses: Option<bool>,
+    plasticity: Option<plasticity::PlasticitySpec>,
+    /// Interval of weight snapshots (plastic projections only).
+    record_weights: Option<Spanned<Time>>,
 }
 
 /// Where spans become line:column, and where relative file names start.
@@ -338,6 +344,7 @@ pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model
         });
     }
     let mut projection_places = Vec::with_capacity(file.projection.len());
+    let mut weight_records = Vec::new();
     for pr in &file.projection {
         projection_places.push(ctx.err(pr.from.span(), String::new()));
         let from = lookup(&pr.from)?;
@@ -420,6 +427,30 @@ pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model
         } else {
             weight_dist::<VoltageDim>(&ctx, &pr.weight)?
         };
+        let plasticity = pr
+            .plasticity
+            .as_ref()
+            .map(|p| {
+                plasticity::plasticity(
+                    &ctx,
+                    p,
+                    matches!(net.populations[to].kind, NeuronKind::LifCond(..)),
+                )
+            })
+            .transpose()?;
+        if let Some(r) = &pr.record_weights {
+            if plasticity.is_none() {
+                return Err(ctx.err(
+                    r.span(),
+                    "record_weights: only plastic projections change their weights",
+                ));
+            }
+            let every = ms_to_tick(&ctx, r, "record_weights")?;
+            if every <= Tick::ZERO {
+                return Err(ctx.err(r.span(), "record_weights must be positive"));
+            }
+            weight_records.push((net.projections.len(), every));
+        }
         for (d, span, what) in [
             (&weight, pr.weight.span(), "weight"),
             (&delay, pr.delay.span(), "delay"),
@@ -439,7 +470,7 @@ pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model
             delay_ms: delay,
             allow_autapses: pr.autapses.unwrap_or(false),
             allow_multapses: pr.multapses.unwrap_or(true),
-            plasticity: None,
+            plasticity,
         });
     }
     // Structural checks that need sizes (degrees, list ranges) run at build time: map them
@@ -461,6 +492,7 @@ pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model
         seed: sim.and_then(|s| s.seed).unwrap_or(1),
         name: sim.and_then(|s| s.name.clone()),
         projection_places,
+        weight_records,
     })
 }
 
