@@ -127,6 +127,7 @@ impl RunReport {
 
 /// Builds `net` with `seed`, simulates `[0, duration)`, feeds spikes to `sink`, and reports
 /// progress to `progress` every `progress_every` of wall time.
+#[allow(clippy::too_many_arguments)] // each argument is a separate concern of the caller
 pub fn run_network(
     name: &str,
     net: &NetworkDef,

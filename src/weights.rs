@@ -142,7 +142,11 @@ pub fn write_snapshot(
     t.fmt_ms_exact(&mut ts).expect("writing to a String");
     let t = ts;
     for s in synapses {
-        writeln!(out, "{t},{projection},{},{},{}", s.source, s.target, s.weight)?;
+        writeln!(
+            out,
+            "{t},{projection},{},{},{}",
+            s.source, s.target, s.weight
+        )?;
     }
     Ok(())
 }

@@ -15,9 +15,7 @@
 
 use super::quantity::{ConductanceDim, Dimension, Quantity, VoltageDim};
 use super::{Ctx, SpecError, Time, ms_to_tick};
-use crate::plasticity::{
-    NormalizeParams, Pairing, RewardParams, StdpParams, TripletParams,
-};
+use crate::plasticity::{NormalizeParams, Pairing, RewardParams, StdpParams, TripletParams};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -133,8 +131,7 @@ pub(super) fn plasticity(
         (name @ ("stdp_pair" | "stdp_triplet"), None) => {
             let need_t = |v, key| required(ctx, &p.rule, v, key).map(time);
             let need_w = |v: &Option<Spanned<toml::Value>>, key: &str| {
-                required(ctx, &p.rule, v, key)
-                    .and_then(|v| weight_value(ctx, v, key, conductance))
+                required(ctx, &p.rule, v, key).and_then(|v| weight_value(ctx, v, key, conductance))
             };
             let triplet = if name == "stdp_triplet" {
                 Some(TripletParams {
@@ -146,10 +143,9 @@ pub(super) fn plasticity(
             } else {
                 for (v, key) in [(&p.a3_plus, "a3_plus"), (&p.a3_minus, "a3_minus")] {
                     if let Some(v) = v {
-                        return Err(ctx.err(
-                            v.span(),
-                            format!("`{key}` belongs to rule `stdp_triplet`"),
-                        ));
+                        return Err(
+                            ctx.err(v.span(), format!("`{key}` belongs to rule `stdp_triplet`"))
+                        );
                     }
                 }
                 None

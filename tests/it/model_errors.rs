@@ -232,3 +232,79 @@ fn build_errors_point_at_their_projection() {
         "{e}"
     );
 }
+
+const PLASTIC: &str = r#"delay = "1 ms"
+plasticity = { rule = "stdp_pair", tau_plus = "20 ms", tau_minus = "20 ms", a_plus = "0.001 mV", a_minus = "0.001 mV", w_max = "1 mV" }"#;
+
+#[test]
+fn plasticity_tables_parse() {
+    let text = GOOD.replacen("delay = \"1 ms\"", PLASTIC, 1);
+    let m = parse_model(&text, "good.toml").unwrap();
+    let p = m.network.projections[0].plasticity.unwrap();
+    assert_eq!(
+        (p.tau_plus_ms, p.a_minus, p.w_min, p.w_max),
+        (20.0, 0.001, 0.0, 1.0)
+    );
+}
+
+#[test]
+fn plasticity_errors_name_the_key() {
+    let with =
+        |from: &str, to: &str| GOOD.replacen("delay = \"1 ms\"", &PLASTIC.replacen(from, to, 1), 1);
+    let cases = [
+        (
+            "stdp_pair",
+            "stdp_quad",
+            "unknown plasticity rule `stdp_quad`",
+        ),
+        ("tau_plus = \"20 ms\", ", "", "needs `tau_plus`"),
+        (
+            "a_plus = \"0.001 mV\"",
+            "a_plus = \"0.001 gL\"",
+            "a_plus: unknown unit",
+        ),
+        (
+            "w_max = \"1 mV\"",
+            "w_max = \"1 mV\", pairing = \"closest\"",
+            "unknown pairing `closest`",
+        ),
+        (
+            "w_max = \"1 mV\"",
+            "w_max = \"1 mV\", a3_plus = \"1 mV\"",
+            "belongs to rule `stdp_triplet`",
+        ),
+        (
+            "w_max = \"1 mV\"",
+            "w_max = \"-1 mV\"",
+            "w_min (0) must not exceed w_max (-1)",
+        ),
+        (
+            "tau_minus = \"20 ms\"",
+            "tau_minus = \"0 ms\"",
+            "tau_minus must be a positive time",
+        ),
+        (
+            "w_max = \"1 mV\"",
+            "w_max = \"1 mV\", weight_dependence = \"soft\"",
+            "weight_dependence",
+        ),
+    ];
+    for (from, to, msg) in cases {
+        let e = parse_model(&with(from, to), "bad.toml")
+            .expect_err(to)
+            .to_string();
+        assert!(e.starts_with("bad.toml:"), "no place: {e}");
+        assert!(e.contains(msg), "`{to}`: {e}");
+    }
+    let e = parse_model(
+        &GOOD.replacen(
+            "delay = \"1 ms\"",
+            "delay = \"1 ms\"\nrecord_weights = \"1 s\"",
+            1,
+        ),
+        "bad.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("only plastic projections"), "{e}");
+}

@@ -474,7 +474,11 @@ fn song2000_at_100_s_is_u_shaped_like_the_peers() {
     let (w, rate) = song(100.0);
     eprintln!("{w}output rate {rate:.1} Hz");
     assert!((0.20..=0.30).contains(&w.frac_low), "low {:.3}", w.frac_low);
-    assert!((0.15..=0.25).contains(&w.frac_high), "high {:.3}", w.frac_high);
+    assert!(
+        (0.15..=0.25).contains(&w.frac_high),
+        "high {:.3}",
+        w.frac_high
+    );
     // U-shaped: both outer bins hold more than any interior bin.
     let h = &w.histogram;
     let interior = h[1..h.len() - 1].iter().max().unwrap();
@@ -493,9 +497,14 @@ fn triplet_pairing_depends_on_frequency_as_published() {
         .filter(|&k| net.def.projections[k].plasticity.is_some())
         .collect();
     let mut sim = Simulation::new(net, m.seed).unwrap();
-    sim.run_until(m.duration, &mut spikeq::record::NullSink).unwrap();
+    sim.run_until(m.duration, &mut spikeq::record::NullSink)
+        .unwrap();
     let w = |k: usize| -> Vec<f64> {
-        sim.plastic_weights(plastic[k]).unwrap().iter().map(|s| s.weight).collect()
+        sim.plastic_weights(plastic[k])
+            .unwrap()
+            .iter()
+            .map(|s| s.weight)
+            .collect()
     };
     let (w1, w40) = (w(0), w(1));
     // Initial weights 0.5 mV; index 0: post 10 ms after pre, 1: post 10 ms before pre.
