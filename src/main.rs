@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use spikeq::Tick;
 use spikeq::record::{NullSink, SpikeSink};
-use spikeq::run::{DEFAULT_MODEL, Progress, run_network};
+use spikeq::run::{DEFAULT_MODEL, Progress, RunOptions, available_threads, run_network};
 use spikeq::spec::quantity::{Quantity, TimeDim};
 use spikeq::spec::{Model, load_model, parse_model};
 use spikeq::trace::inspect::{SliceOptions, copy, summarize};
@@ -43,6 +43,9 @@ enum Command {
         /// No progress lines.
         #[arg(long, short)]
         quiet: bool,
+        /// Threads to simulate on (the spikes do not depend on it); default: all cores.
+        #[arg(long, value_parser = parse_threads)]
+        threads: Option<usize>,
     },
     /// Inspect, convert, slice and plot spike trace files.
     Trace {
@@ -63,6 +66,9 @@ enum Command {
         /// Append each row to this file as one JSON object per line.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Threads each case simulates on; default: all cores.
+        #[arg(long, value_parser = parse_threads)]
+        threads: Option<usize>,
     },
     /// Validate a model file and describe the network it builds.
     Check {
@@ -162,6 +168,13 @@ enum TraceCommand {
         #[command(flatten)]
         input: InputArgs,
     },
+}
+
+fn parse_threads(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("threads `{s}`: expected a positive integer")),
+    }
 }
 
 fn parse_format(s: &str) -> std::result::Result<TraceFormat, String> {
@@ -319,6 +332,7 @@ fn real_main() -> Result<()> {
             seed,
             record,
             quiet,
+            threads,
         } => {
             let m = load(model.as_deref())?;
             let duration = duration
@@ -368,20 +382,19 @@ fn real_main() -> Result<()> {
                     Some(r) => r,
                     None => &mut null,
                 };
-                run_network(
-                    &name,
-                    &m.network,
+                let opts = RunOptions {
                     duration,
                     seed,
-                    sink_ref,
-                    Duration::from_secs(1),
-                    &mut progress,
-                )
-                .map_err(|e| match e {
-                    // Structural problems found while building point at their projection.
-                    spikeq::run::RunModelError::Build(b) => anyhow::Error::new(m.place(&b)),
-                    other => anyhow::Error::new(other),
-                })?
+                    threads: threads.unwrap_or_else(available_threads),
+                    progress_every: Duration::from_secs(1),
+                };
+                run_network(&name, &m.network, &opts, sink_ref, &mut progress).map_err(
+                    |e| match e {
+                        // Structural problems found while building point at their projection.
+                        spikeq::run::RunModelError::Build(b) => anyhow::Error::new(m.place(&b)),
+                        other => anyhow::Error::new(other),
+                    },
+                )?
             };
             if tty && !quiet {
                 eprintln!();
@@ -399,6 +412,7 @@ fn real_main() -> Result<()> {
             duration,
             seed,
             json,
+            threads,
         } => {
             use spikeq::bench::{BenchRow, SUITE, bench_model, suite_model};
             let duration = duration.as_deref().map(parse_duration).transpose()?;
@@ -433,6 +447,7 @@ fn real_main() -> Result<()> {
                     m,
                     duration.unwrap_or(m.duration),
                     seed.unwrap_or(m.seed),
+                    threads.unwrap_or_else(available_threads),
                 )
                 .map_err(|e| match e {
                     spikeq::bench::BenchError::Run(spikeq::run::RunModelError::Build(b)) => {
