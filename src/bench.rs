@@ -6,10 +6,9 @@
 //! peak of the process so far, so for a case's own figure run one case per process.
 
 use crate::record::NullSink;
-use crate::run::{RunModelError, run_network};
+use crate::run::{RunModelError, RunOptions, run_network};
 use crate::spec::{Model, SpecError, parse_model};
 use crate::time::Tick;
-use std::time::Duration;
 
 /// The suite: (case name, embedded model file).
 pub const SUITE: [(&str, &str); 3] = [
@@ -30,6 +29,8 @@ pub struct BenchRow {
     pub simulated_ms: f64,
     /// Seed.
     pub seed: u64,
+    /// Threads the simulation ran on.
+    pub threads: usize,
     /// Neurons.
     pub neurons: u32,
     /// Synapses.
@@ -44,6 +45,11 @@ pub struct BenchRow {
     pub build_s: f64,
     /// Simulation wall time \[s\].
     pub run_s: f64,
+    /// Simulation time summed over threads, waiting excluded \[s\]: the CPU work (on a
+    /// shared machine, a steadier figure than wall time).
+    pub busy_s: f64,
+    /// Time threads spent waiting for each other at window ends, summed \[s\].
+    pub sync_wait_s: f64,
     /// Wall seconds per simulated second (simulation only).
     pub wall_per_simulated_s: f64,
     /// Synaptic events per wall second.
@@ -82,20 +88,24 @@ pub fn suite_model(name: &str, text: &str) -> Result<Model, SpecError> {
     parse_model(text, &format!("<embedded {name}.toml>"))
 }
 
-/// Runs `model` for `duration` with `seed` (no recording) and returns its row.
+/// Runs `model` for `duration` with `seed` on `threads` threads (no recording) and returns
+/// its row.
 pub fn bench_model(
     case: &str,
     model: &Model,
     duration: Tick,
     seed: u64,
+    threads: usize,
 ) -> Result<BenchRow, BenchError> {
+    let opts = RunOptions {
+        threads,
+        ..RunOptions::new(duration, seed)
+    };
     let r = run_network(
         case,
         &model.network,
-        duration,
-        seed,
+        &opts,
         &mut NullSink,
-        Duration::MAX,
         &mut |_| {},
         None,
     )?;
@@ -106,6 +116,7 @@ pub fn bench_model(
         case: case.to_string(),
         simulated_ms: duration.as_ms(),
         seed,
+        threads: r.threads.len(),
         neurons: r.neurons,
         synapses: r.synapses,
         spikes: t.spikes,
@@ -113,6 +124,8 @@ pub fn bench_model(
         drive_events: t.drive_events,
         build_s: r.build_wall.as_secs_f64(),
         run_s,
+        busy_s: r.threads.iter().map(|t| t.busy.as_secs_f64()).sum(),
+        sync_wait_s: r.threads.iter().map(|t| t.wait.as_secs_f64()).sum(),
         wall_per_simulated_s: run_s / (duration.as_ms() / 1000.0),
         synaptic_events_per_s: t.synaptic_events as f64 / run_s,
         spikes_per_s: t.spikes as f64 / run_s,
@@ -130,11 +143,14 @@ impl BenchRow {
     /// The table header matching [`BenchRow::table_line`].
     pub fn table_header() -> String {
         format!(
-            "{:<20} {:>9} {:>10} {:>8} {:>12} {:>12} {:>11} {:>9} {:>8} {:>9}",
+            "{:<20} {:>9} {:>3} {:>10} {:>8} {:>8} {:>8} {:>12} {:>12} {:>11} {:>9} {:>8} {:>9}",
             "case",
             "sim [ms]",
+            "thr",
             "build [s]",
             "run [s]",
+            "busy [s]",
+            "wait [s]",
             "wall/sim s",
             "syn ev/s",
             "spikes/s",
@@ -147,11 +163,14 @@ impl BenchRow {
     /// One aligned table line.
     pub fn table_line(&self) -> String {
         format!(
-            "{:<20} {:>9.1} {:>10.3} {:>8.3} {:>12.3} {:>12.3e} {:>11.3e} {:>9.2} {:>8.2} {:>9}",
+            "{:<20} {:>9.1} {:>3} {:>10.3} {:>8.3} {:>8.3} {:>8.3} {:>12.3} {:>12.3e} {:>11.3e} {:>9.2} {:>8.2} {:>9}",
             self.case,
             self.simulated_ms,
+            self.threads,
             self.build_s,
             self.run_s,
+            self.busy_s,
+            self.sync_wait_s,
             self.wall_per_simulated_s,
             self.synaptic_events_per_s,
             self.spikes_per_s,
@@ -186,7 +205,8 @@ mod tests {
                 *k /= 50;
             }
         }
-        let row = bench_model("small", &small, Tick::from_ms(50.0).unwrap(), 1).unwrap();
+        let row = bench_model("small", &small, Tick::from_ms(50.0).unwrap(), 1, 2).unwrap();
+        assert_eq!(row.threads, 2);
         assert_eq!(row.neurons, 250);
         assert!(row.spikes > 0 && row.drive_events > 0);
         assert!((row.spikes_per_s - row.spikes as f64 / row.run_s).abs() < 1e-6 * row.spikes_per_s);

@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use spikeq::Tick;
 use spikeq::record::{NullSink, SpikeSink};
-use spikeq::run::{DEFAULT_MODEL, Progress, run_network};
+use spikeq::run::{DEFAULT_MODEL, Progress, RunOptions, available_threads, run_network};
 use spikeq::spec::quantity::{Quantity, TimeDim};
 use spikeq::spec::{Model, load_model, parse_model};
 use spikeq::trace::inspect::{SliceOptions, copy, summarize};
@@ -48,6 +48,9 @@ enum Command {
         /// No progress lines.
         #[arg(long, short)]
         quiet: bool,
+        /// Threads to simulate on (the spikes do not depend on it); default: all cores.
+        #[arg(long, value_parser = parse_threads)]
+        threads: Option<usize>,
     },
     /// Inspect, convert, slice and plot spike trace files.
     Trace {
@@ -68,6 +71,9 @@ enum Command {
         /// Append each row to this file as one JSON object per line.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Threads each case simulates on; default: all cores.
+        #[arg(long, value_parser = parse_threads)]
+        threads: Option<usize>,
     },
     /// Validate a model file and describe the network it builds.
     Check {
@@ -167,6 +173,13 @@ enum TraceCommand {
         #[command(flatten)]
         input: InputArgs,
     },
+}
+
+fn parse_threads(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("threads `{s}`: expected a positive integer")),
+    }
 }
 
 fn parse_format(s: &str) -> std::result::Result<TraceFormat, String> {
@@ -325,6 +338,7 @@ fn real_main() -> Result<()> {
             record,
             weights,
             quiet,
+            threads,
         } => {
             let m = load(model.as_deref())?;
             let duration = duration
@@ -392,13 +406,17 @@ fn real_main() -> Result<()> {
                     }
                     spikeq::run::WeightRecording { every, out }
                 });
+                let opts = RunOptions {
+                    duration,
+                    seed,
+                    threads: threads.unwrap_or_else(available_threads),
+                    progress_every: Duration::from_secs(1),
+                };
                 run_network(
                     &name,
                     &m.network,
-                    duration,
-                    seed,
+                    &opts,
                     sink_ref,
-                    Duration::from_secs(1),
                     &mut progress,
                     weight_recording,
                 )
@@ -424,6 +442,7 @@ fn real_main() -> Result<()> {
             duration,
             seed,
             json,
+            threads,
         } => {
             use spikeq::bench::{BenchRow, SUITE, bench_model, suite_model};
             let duration = duration.as_deref().map(parse_duration).transpose()?;
@@ -458,6 +477,7 @@ fn real_main() -> Result<()> {
                     m,
                     duration.unwrap_or(m.duration),
                     seed.unwrap_or(m.seed),
+                    threads.unwrap_or_else(available_threads),
                 )
                 .map_err(|e| match e {
                     spikeq::bench::BenchError::Run(spikeq::run::RunModelError::Build(b)) => {

@@ -5,7 +5,7 @@
 //! engine internals (it only calls `run_until`), argument parsing, printing (progress goes to a
 //! callback, the report implements `Display`).
 
-use crate::engine::{Counters, RunError, Simulation};
+use crate::engine::{Counters, RunError, Simulation, ThreadStats};
 use crate::network::{BuildError, NetworkDef};
 use crate::record::{PopulationSummary, SpikeSink, SpikeStats, Tee};
 use crate::time::Tick;
@@ -43,6 +43,37 @@ pub struct Progress {
     pub events: u64,
 }
 
+/// How to run a model.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Simulated time: `[0, duration)`.
+    pub duration: Tick,
+    /// Seed of the connectivity and of the simulation.
+    pub seed: u64,
+    /// Threads (partitions) to simulate on; results do not depend on it.
+    pub threads: usize,
+    /// Wall time between progress reports.
+    pub progress_every: Duration,
+}
+
+impl RunOptions {
+    /// `duration` and `seed` on one thread, without progress reports.
+    pub fn new(duration: Tick, seed: u64) -> Self {
+        RunOptions {
+            duration,
+            seed,
+            threads: 1,
+            progress_every: Duration::MAX,
+        }
+    }
+}
+
+/// The number of threads the machine can run at once (1 if unknown): the default of
+/// `--threads`.
+pub fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Everything `spikeq run` prints at the end.
 #[derive(Debug, Clone)]
 pub struct RunReport {
@@ -70,6 +101,12 @@ pub struct RunReport {
     pub plastic: Vec<crate::weights::WeightSummary>,
     /// Bytes of plastic state (weights, traces, incoming index) per plastic synapse.
     pub bytes_per_plastic_synapse: f64,
+    /// Windows processed (windows without events are skipped).
+    pub windows: u64,
+    /// The window length (the network's minimum delay).
+    pub window: Tick,
+    /// Per thread: its share of the network, busy and waiting time.
+    pub threads: Vec<ThreadStats>,
 }
 
 /// Weight snapshots to take during a run: `(projection, interval)` pairs (see
@@ -125,25 +162,29 @@ impl RunReport {
     }
 }
 
-/// Builds `net` with `seed`, simulates `[0, duration)`, feeds spikes to `sink`, and reports
-/// progress to `progress` every `progress_every` of wall time.
-#[allow(clippy::too_many_arguments)] // each argument is a separate concern of the caller
+/// Builds `net` with `opts.seed`, simulates `[0, opts.duration)` on `opts.threads` threads,
+/// feeds spikes to `sink`, and reports progress to `progress` every `opts.progress_every` of
+/// wall time.
 pub fn run_network(
     name: &str,
     net: &NetworkDef,
-    duration: Tick,
-    seed: u64,
+    opts: &RunOptions,
     sink: &mut dyn SpikeSink,
-    progress_every: Duration,
     progress: &mut dyn FnMut(Progress),
     mut weights: Option<WeightRecording<'_>>,
 ) -> Result<RunReport, RunModelError> {
+    let RunOptions {
+        duration,
+        seed,
+        threads,
+        progress_every,
+    } = *opts;
     let t_build = Instant::now();
     let network = net.build(seed)?;
     let pops = network.populations.clone();
     let (neurons, synapses) = (network.num_neurons(), network.connectivity.num_synapses());
     let csr_bytes = network.connectivity.bytes();
-    let mut sim = Simulation::new(network, seed)?;
+    let mut sim = Simulation::with_threads(network, seed, threads)?;
     // Everything kept per synapse: the network's CSR and the engine's delivery table.
     let bytes_per_synapse = if synapses > 0 {
         (csr_bytes + sim.delivery_table_bytes()) as f64 / synapses as f64
@@ -155,8 +196,9 @@ pub fn run_network(
     let t_run = Instant::now();
     let mut last = t_run;
     // Chunks of simulated time: runs compose exactly, so chunking changes nothing but how
-    // often progress is reported.
-    let chunk = Tick::from_ms(10.0).expect("constant");
+    // often progress is reported. A chunk that took little wall time doubles (each chunk
+    // starts the threads anew, which should stay negligible).
+    let mut chunk = Tick::from_ms(10.0).expect("constant");
     {
         let mut tee = Tee(&mut stats, sink);
         if let Some(w) = &mut weights {
@@ -168,12 +210,16 @@ pub fn run_network(
                 .as_ref()
                 .map_or(Tick::MAX, |w| w.next_after(sim.now()));
             let next = sim.now().saturating_add(chunk).min(duration).min(snap);
+            let t_chunk = Instant::now();
             sim.run_until(next, &mut tee)?;
             if let Some(w) = &mut weights
                 && sim.now() == snap
                 && snap < duration
             {
                 w.write(&sim, true).map_err(RunModelError::Weights)?;
+            }
+            if t_chunk.elapsed() < Duration::from_millis(20) {
+                chunk = chunk.saturating_add(chunk);
             }
             if last.elapsed() >= progress_every {
                 last = Instant::now();
@@ -221,6 +267,9 @@ pub fn run_network(
         run_wall,
         plastic,
         bytes_per_plastic_synapse,
+        windows: sim.windows(),
+        window: sim.window(),
+        threads: sim.thread_stats(),
     })
 }
 
@@ -270,7 +319,7 @@ impl fmt::Display for RunReport {
                 self.bytes_per_plastic_synapse
             )?;
         }
-        write!(
+        writeln!(
             f,
             "wall: build {:.3} s, simulate {:.3} s ({:.3} s per simulated s); {:.3e} synaptic events/s, {:.3e} events/s incl. drive",
             self.build_wall.as_secs_f64(),
@@ -278,6 +327,29 @@ impl fmt::Display for RunReport {
             secs / (self.duration.as_ms() / 1000.0),
             t.synaptic_events as f64 / secs,
             (t.synaptic_events + t.drive_events) as f64 / secs
-        )
+        )?;
+        let window = if self.window == Tick::MAX {
+            "unbounded (no synapses)".to_string()
+        } else {
+            self.window.to_string()
+        };
+        write!(
+            f,
+            "{} windows of at most {window}, on {} thread{}",
+            self.windows,
+            self.threads.len(),
+            if self.threads.len() == 1 { "" } else { "s" }
+        )?;
+        for (k, th) in self.threads.iter().enumerate() {
+            let (busy, wait) = (th.busy.as_secs_f64(), th.wait.as_secs_f64());
+            write!(
+                f,
+                "\n  thread {k}: {:>4} blocks {:>9} neurons, busy {busy:.3} s, sync wait {wait:.3} s ({:.1}%)",
+                th.blocks,
+                th.neurons,
+                100.0 * wait / (busy + wait).max(1e-12)
+            )?;
+        }
+        Ok(())
     }
 }

@@ -28,12 +28,12 @@
 //! or split. A window with no events is skipped: the next window starts at the next event.
 
 mod block;
+mod partition;
 mod plastic;
 mod table;
 
 pub use plastic::PlasticSynapse;
 
-use crate::Spike;
 use crate::network::{DriveKind, Network, NeuronKind};
 use crate::neuron::{
     LifAdaptive, LifDelta, LifExp, ModelBlock, NeuronModel, NonLeakyIaf, PoissonGenerator,
@@ -42,10 +42,9 @@ use crate::neuron::{
 use crate::record::SpikeSink;
 use crate::rng::{StreamKind, stream};
 use crate::time::Tick;
-use block::{Block, DriveStream, Segment};
+use block::{Block, DriveStream};
+use partition::Partition;
 use priority_queue::PriorityQueue;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use table::DeliveryTable;
 
 /// Neurons per block: a block's state (a few arrays of 1024 entries) stays in L1/L2 cache
@@ -105,18 +104,29 @@ impl std::ops::AddAssign for Counters {
     }
 }
 
+/// What one thread (one partition) holds and how its time went, summed over runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThreadStats {
+    /// Blocks in the partition.
+    pub blocks: usize,
+    /// Neurons in the partition.
+    pub neurons: u32,
+    /// Wall time spent working: processing windows, scheduling spikes and (on the calling
+    /// thread) recording them.
+    pub busy: std::time::Duration,
+    /// Wall time spent waiting for the other threads at window ends: the synchronisation
+    /// overhead (load imbalance plus the barrier itself). Zero on one thread.
+    pub wait: std::time::Duration,
+}
+
 /// A network being simulated.
 #[derive(Debug)]
 pub struct Simulation {
     net: Network,
     table: DeliveryTable,
-    blocks: Vec<Block>,
+    /// Contiguous runs of whole blocks, one per thread, in block (and neuron) order.
+    parts: Vec<Partition>,
     block_of: Vec<u32>,
-    block_next: Vec<Tick>,
-    /// (arrival tick, source neuron, global delay-group index).
-    spike_queue: BinaryHeap<Reverse<(Tick, u32, u32)>>,
-    segments: Vec<Vec<Segment>>,
-    emitted: Vec<Spike>,
     now: Tick,
     window: Tick,
     windows: u64,
@@ -125,9 +135,20 @@ pub struct Simulation {
 }
 
 impl Simulation {
-    /// Instantiates the network's neurons at time 0. `seed` drives initial values, drives and
-    /// generators (the synapses were drawn by the network's own seed).
+    /// Instantiates the network's neurons at time 0, to run on the calling thread. `seed`
+    /// drives initial values, drives and generators (the synapses were drawn by the
+    /// network's own seed).
     pub fn new(net: Network, seed: u64) -> Result<Simulation, RunError> {
+        Simulation::with_threads(net, seed, 1)
+    }
+
+    /// [`Simulation::new`], split into `threads` partitions (at most one per block; 0 counts
+    /// as 1) that [`Simulation::run_until`] advances on as many threads. The spikes, their
+    /// batches and every counter are identical for any number of threads.
+    ///
+    /// Partitions are contiguous runs of whole blocks balanced by incoming synapses plus
+    /// neurons per block (a proxy for the work a block gets).
+    pub fn with_threads(net: Network, seed: u64, threads: usize) -> Result<Simulation, RunError> {
         let mut blocks = Vec::new();
         let mut block_of = Vec::with_capacity(net.num_neurons() as usize);
         let t0 = Tick::ZERO;
@@ -257,20 +278,30 @@ impl Simulation {
                 first = end;
             }
         }
-        let block_next = blocks.iter().map(|b| b.next_time()).collect();
         let window = net.connectivity.min_delay().unwrap_or(Tick::MAX);
         let block_first: Vec<u32> = blocks.iter().map(|b| b.first).collect();
         let mut table = DeliveryTable::new(&net.connectivity, &block_of, &block_first);
         let normalize = plastic::attach(&net, &mut table, &mut blocks, t0)?;
+        let mut weight = table.synapses_per_block(blocks.len());
+        for (w, b) in weight.iter_mut().zip(&blocks) {
+            *w += b.model.len() as u64;
+        }
+        let bounds = partition::balance(&weight, threads);
+        let whole = bounds.len() <= 2;
+        let mut parts = Vec::with_capacity(bounds.len() - 1);
+        let mut rest = blocks.into_iter();
+        for w in bounds.windows(2) {
+            let mine = rest.by_ref().take(w[1] - w[0]).collect();
+            parts.push(Partition::new(w[0] as u32, mine, &table, whole));
+        }
+        if parts.is_empty() {
+            parts.push(Partition::new(0, Vec::new(), &table, true));
+        }
         Ok(Simulation {
             table,
-            segments: (0..blocks.len()).map(|_| Vec::new()).collect(),
             net,
-            blocks,
+            parts,
             block_of,
-            block_next,
-            spike_queue: BinaryHeap::new(),
-            emitted: Vec::new(),
             now: t0,
             window,
             windows: 0,
@@ -303,10 +334,25 @@ impl Simulation {
         self.window
     }
 
+    /// The number of partitions, each run on its own thread (1: the calling thread only).
+    pub fn threads(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// Per thread (partition), in neuron order: its share of the network and its busy and
+    /// waiting time over all runs so far.
+    pub fn thread_stats(&self) -> Vec<ThreadStats> {
+        self.parts.iter().map(Partition::stats).collect()
+    }
+
+    fn blocks(&self) -> impl Iterator<Item = &Block> {
+        self.parts.iter().flat_map(|p| &p.blocks)
+    }
+
     /// Counters per population, in population order.
     pub fn counters(&self) -> Vec<Counters> {
         let mut c = vec![Counters::default(); self.net.populations.len()];
-        for b in &self.blocks {
+        for b in self.blocks() {
             c[b.pop] += b.counters;
         }
         c
@@ -314,94 +360,83 @@ impl Simulation {
 
     /// The membrane potential of `neuron` at the current time \[mV\].
     pub fn potential_mv(&self, neuron: u32) -> f64 {
-        let b = &self.blocks[self.block_of[neuron as usize] as usize];
+        let b = self.block_of[neuron as usize];
+        let p = self
+            .parts
+            .partition_point(|p| p.first_block + p.blocks.len() as u32 <= b);
+        let part = &self.parts[p];
+        let b = &part.blocks[(b - part.first_block) as usize];
         b.model.potential_mv(neuron - b.first, self.now)
     }
 
-    fn next_event_time(&self) -> Tick {
-        let q = self
-            .spike_queue
-            .peek()
-            .map_or(Tick::MAX, |Reverse((t, _, _))| *t);
-        self.block_next.iter().copied().fold(q, Tick::min)
-    }
-
     /// Simulates `[now, t_end)`. Runs compose: `run_until(a)` then `run_until(b)` gives the
-    /// same spikes as `run_until(b)`.
+    /// same spikes as `run_until(b)`, and so does any number of threads.
+    ///
+    /// On a sink error the run stops after the window whose spikes were refused (with
+    /// threads, after the window processed meanwhile too, whose spikes are not recorded
+    /// either); every spike emitted is still delivered, so the simulation can continue with
+    /// another sink exactly as if nothing had happened, minus the unrecorded spikes.
     pub fn run_until(&mut self, t_end: Tick, sink: &mut dyn SpikeSink) -> Result<(), RunError> {
-        while self.now < t_end {
-            // Normalisations happen at their tick before any event of that tick; windows end
+        loop {
+            // Normalisations happen at their tick before any event of that tick: runs stop
             // at them.
             let t_norm = self.next_normalization();
             if t_norm <= self.now {
                 self.normalize_due();
                 continue;
             }
-            let stop = t_end.min(t_norm);
-            let t0 = self.next_event_time().max(self.now);
-            if t0 >= stop {
-                self.now = stop;
-                continue;
+            if self.now >= t_end {
+                return Ok(());
             }
-            let w_end = t0.saturating_add(self.window).min(stop);
-            self.process_window(w_end);
-            self.windows += 1;
-            sink.record(&self.emitted)
-                .map_err(|message| RunError::Sink { tick: t0, message })?;
-            self.schedule_emitted();
-            self.now = w_end;
+            let stop = t_end.min(t_norm);
+            self.run_events_until(stop, sink)?;
         }
-        self.now = self.now.max(t_end);
-        Ok(())
     }
 
-    fn process_window(&mut self, w_end: Tick) {
-        while let Some(&Reverse((t, _src, g))) = self.spike_queue.peek() {
-            if t >= w_end {
+    /// [`Simulation::run_until`] without normalisations.
+    fn run_events_until(&mut self, t_end: Tick, sink: &mut dyn SpikeSink) -> Result<(), RunError> {
+        if self.parts.len() > 1 {
+            let end = partition::run_threads(
+                &mut self.parts,
+                &self.net.connectivity,
+                &self.table,
+                self.window,
+                self.now,
+                t_end,
+                sink,
+            );
+            self.windows += end.windows;
+            self.now = end.now;
+            return end.error.map_or(Ok(()), Err);
+        }
+        // One partition: the same steps on the calling thread, without an exchange.
+        let start = std::time::Instant::now();
+        let part = &mut self.parts[0];
+        let conn = &self.net.connectivity;
+        let mut result = Ok(());
+        while self.now < t_end {
+            let t0 = part.next_event_time().max(self.now);
+            if t0 >= t_end {
                 break;
             }
-            self.spike_queue.pop();
-            let weight = self.table.same_weight(g).unwrap_or(f32::NAN);
-            for s in self.table.segments(g) {
-                self.segments[s.block as usize].push(Segment {
-                    tick: t,
-                    start: s.start,
-                    end: s.end,
-                    weight,
-                    plastic_k: s.plastic_k,
-                    plastic_seg: s.plastic_seg,
-                });
+            let w_end = t0.saturating_add(self.window).min(t_end);
+            part.process_window(&self.table, &conn.weights, w_end);
+            self.windows += 1;
+            result = sink
+                .record(&part.emitted)
+                .map_err(|message| RunError::Sink { tick: t0, message });
+            let emitted = std::mem::take(&mut part.emitted);
+            part.schedule(conn, &emitted);
+            part.emitted = emitted;
+            self.now = w_end;
+            if result.is_err() {
+                break;
             }
         }
-        self.emitted.clear();
-        for (b, block) in self.blocks.iter_mut().enumerate() {
-            if self.block_next[b] >= w_end && self.segments[b].is_empty() {
-                continue;
-            }
-            block.process(
-                &self.segments[b],
-                &self.table.local,
-                &self.net.connectivity.weights,
-                w_end,
-                &mut self.emitted,
-            );
-            self.block_next[b] = block.next_time();
-            self.segments[b].clear();
+        if result.is_ok() {
+            self.now = self.now.max(t_end);
         }
-        self.emitted.sort_unstable();
-    }
-
-    fn schedule_emitted(&mut self) {
-        let conn = &self.net.connectivity;
-        for s in &self.emitted {
-            let g0 = conn.group_start[s.neuron as usize];
-            for (k, grp) in conn.groups_of(s.neuron).iter().enumerate() {
-                let arrival = s.tick.saturating_add(grp.delay);
-                if arrival < Tick::MAX {
-                    self.spike_queue
-                        .push(Reverse((arrival, s.neuron, g0 + k as u32)));
-                }
-            }
-        }
+        part.add_busy(start.elapsed());
+        result
     }
 }

@@ -156,7 +156,7 @@ impl Simulation {
         }
         let local = &self.table.local;
         let mut out = Vec::new();
-        for b in &self.blocks {
+        for b in self.blocks() {
             for p in b.plastic.iter().filter(|p| p.proj == projection) {
                 for s in 0..p.seg_src.len() {
                     let (a, e) = (p.seg_slot[s] as usize, p.seg_slot[s + 1] as usize);
@@ -184,7 +184,7 @@ impl Simulation {
         }
         let now = self.now;
         let mut out = Vec::new();
-        for b in &mut self.blocks {
+        for b in self.parts.iter_mut().flat_map(|p| &mut p.blocks) {
             for p in b.plastic.iter_mut().filter(|p| p.proj == projection) {
                 let c = p.eligibility(now);
                 for s in 0..p.seg_src.len() {
@@ -204,7 +204,7 @@ impl Simulation {
     /// modulation). Returns whether the projection is plastic.
     pub fn deliver_reward(&mut self, projection: usize, amount: f64) -> bool {
         let now = self.now;
-        for b in &mut self.blocks {
+        for b in self.parts.iter_mut().flat_map(|p| &mut p.blocks) {
             for p in b.plastic.iter_mut().filter(|p| p.proj == projection) {
                 p.reward(amount, now);
             }
@@ -215,7 +215,7 @@ impl Simulation {
     /// Scales every target neuron's incoming weights of plastic projection `projection` to
     /// sum to `total` now. Returns whether the projection is plastic.
     pub fn normalize_weights(&mut self, projection: usize, total: f64) -> bool {
-        for b in &mut self.blocks {
+        for b in self.parts.iter_mut().flat_map(|p| &mut p.blocks) {
             for p in b.plastic.iter_mut().filter(|p| p.proj == projection) {
                 p.normalize(total);
             }
@@ -225,8 +225,7 @@ impl Simulation {
 
     /// Plastic weight changes applied so far (one per synapse per pre arrival or post spike).
     pub fn plastic_updates(&self) -> u64 {
-        self.blocks
-            .iter()
+        self.blocks()
             .flat_map(|b| &b.plastic)
             .map(|p| p.updates)
             .sum()
@@ -234,8 +233,7 @@ impl Simulation {
 
     /// Plastic weight changes applied so far in projection `projection`.
     pub fn plastic_updates_of(&self, projection: usize) -> u64 {
-        self.blocks
-            .iter()
+        self.blocks()
             .flat_map(|b| &b.plastic)
             .filter(|p| p.proj == projection)
             .map(|p| p.updates)
@@ -244,8 +242,7 @@ impl Simulation {
 
     /// Bytes of plastic state (weights, traces, incoming index).
     pub fn plastic_bytes(&self) -> usize {
-        self.blocks
-            .iter()
+        self.blocks()
             .flat_map(|b| &b.plastic)
             .map(|p| p.bytes())
             .sum()

@@ -93,6 +93,35 @@ impl DeliveryTable {
         &mut self.segs[self.seg_start[g] as usize..self.seg_start[g + 1] as usize]
     }
 
+    /// Per delay group: the index range (into the table's segments) of its segments that
+    /// land in `blocks`. Segments are in block order, so that is one contiguous run.
+    pub fn segment_ranges(&self, blocks: std::ops::Range<u32>) -> Vec<(u32, u32)> {
+        self.seg_start
+            .windows(2)
+            .map(|w| {
+                let segs = &self.segs[w[0] as usize..w[1] as usize];
+                let a = segs.partition_point(|s| s.block < blocks.start);
+                let b = segs.partition_point(|s| s.block < blocks.end);
+                (w[0] + a as u32, w[0] + b as u32)
+            })
+            .collect()
+    }
+
+    /// The segments at `range`, one of [`DeliveryTable::segment_ranges`]'s entries.
+    #[inline]
+    pub fn segments_in(&self, range: (u32, u32)) -> &[TableSegment] {
+        &self.segs[range.0 as usize..range.1 as usize]
+    }
+
+    /// Incoming synapses per block, for `blocks` blocks: what partitions are balanced by.
+    pub fn synapses_per_block(&self, blocks: usize) -> Vec<u64> {
+        let mut n = vec![0; blocks];
+        for s in &self.segs {
+            n[s.block as usize] += (s.end - s.start) as u64;
+        }
+        n
+    }
+
     /// The weight shared by every synapse of group `g`, if any.
     #[inline]
     pub fn same_weight(&self, g: u32) -> Option<f32> {

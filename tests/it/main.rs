@@ -13,6 +13,7 @@ mod replay;
 mod rk4;
 mod semantics;
 mod simultaneity;
+mod threads;
 mod trace_cli;
 mod user_api;
 

@@ -439,13 +439,12 @@ fn plastic_setup_errors_name_the_projection() {
 /// output rate.
 fn song(seconds: f64) -> (spikeq::weights::WeightSummary, f64) {
     let m = spikeq::spec::load_model(std::path::Path::new("models/song2000_stdp.toml")).unwrap();
+    let opts = spikeq::run::RunOptions::new(ms(seconds * 1000.0), m.seed);
     let r = spikeq::run::run_network(
         "song",
         &m.network,
-        ms(seconds * 1000.0),
-        m.seed,
+        &opts,
         &mut spikeq::record::NullSink,
-        std::time::Duration::MAX,
         &mut |_| {},
         None,
     )
@@ -511,4 +510,77 @@ fn triplet_pairing_depends_on_frequency_as_published() {
     assert!((w1[0] - 0.5).abs() < 0.01, "1 Hz, +10 ms: {}", w1[0]);
     assert!(w1[1] < 0.4, "1 Hz, -10 ms: {}", w1[1]);
     assert!(w40[0] > 0.6 && w40[1] > 0.55, "40 Hz: {w40:?}");
+}
+
+/// STDP across partitions: random multi-block networks whose projections are made plastic
+/// (pair or triplet, all-to-all or nearest) give bit-identical spikes and weights on 1, 2, 3
+/// and 7 threads. Plastic state belongs to the target's block, so a synapse whose source
+/// and target live on different threads is updated by the target's thread alone.
+#[test]
+fn stdp_weights_are_identical_for_1_2_3_and_7_partitions() {
+    use spikeq::network::NetworkDef;
+    let plastic = |mut def: NetworkDef| {
+        let n = def.projections.len();
+        for k in 0..n {
+            let (from, to) = (def.projections[k].from, def.projections[k].to);
+            if def
+                .projections
+                .iter()
+                .filter(|q| q.from == from && q.to == to)
+                .count()
+                > 1
+            {
+                continue;
+            }
+            let mut r = StdpParams::pair_additive(15.0, 25.0, 0.4, 0.45, -10.0, 10.0);
+            if k % 2 == 1 {
+                r.pairing = Pairing::Nearest;
+            }
+            if k % 3 == 2 {
+                r.triplet = Some(TripletParams {
+                    tau_x_ms: 50.0,
+                    tau_y_ms: 40.0,
+                    a3_plus: 0.2,
+                    a3_minus: 0.05,
+                });
+            }
+            def.projections[k].plasticity = Some(r);
+        }
+        def
+    };
+    let run = |def: &NetworkDef, threads: usize| {
+        let net = def.build(3).unwrap();
+        let plastic: Vec<usize> = (0..def.projections.len())
+            .filter(|&k| def.projections[k].plasticity.is_some())
+            .collect();
+        let mut sim = Simulation::with_threads(net, 3, threads).unwrap();
+        let mut spikes: Vec<Spike> = Vec::new();
+        sim.run_until(ms(60.0), &mut spikes).unwrap();
+        let weights: Vec<u64> = plastic
+            .iter()
+            .flat_map(|&k| sim.plastic_weights(k).unwrap())
+            .map(|s| s.weight.to_bits())
+            .collect();
+        (spikes, weights, sim.plastic_updates())
+    };
+    // The comparison must see weights change: count the updates over all cases.
+    static UPDATES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    crate::props::run_prop(
+        "multi-block networks with plastic projections",
+        10,
+        crate::threads::arb_big_network().prop_map(plastic),
+        |def| {
+            let one = run(&def, 1);
+            UPDATES.fetch_add(one.2, std::sync::atomic::Ordering::Relaxed);
+            for threads in [2, 3, 7] {
+                prop_assert!(run(&def, threads) == one, "{threads} threads differ");
+            }
+            Ok(())
+        },
+    );
+    let updates = UPDATES.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        updates > 10_000,
+        "only {updates} plastic updates over all cases"
+    );
 }
