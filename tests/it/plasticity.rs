@@ -567,7 +567,7 @@ fn stdp_weights_are_identical_for_1_2_3_and_7_partitions() {
     static UPDATES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     crate::props::run_prop(
         "multi-block networks with plastic projections",
-        10,
+        6,
         crate::threads::arb_big_network().prop_map(plastic),
         |def| {
             let one = run(&def, 1);
