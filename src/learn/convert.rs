@@ -18,7 +18,7 @@
 //! [`super::encode::latency`]); hidden neurons are the same integrators with one threshold per
 //! layer and an infinite refractory period, so each fires at most once, when the weighted sum
 //! of the inputs that have arrived first reaches its threshold. The class is the output neuron
-//! that fires first. Output neurons reset by subtraction without refractoriness, so one that
+//! that fires first (none: no class, counted as wrong). Output neurons reset by subtraction without refractoriness, so one that
 //! is far above threshold fires again on the following ticks: ties at the first spike go to
 //! the neuron with more spikes (the larger potential), then to the higher residual potential,
 //! then to the lower index. Thresholds are chosen on training data ([`tune_ttfs`]).
@@ -88,8 +88,8 @@ pub fn normalize(mlp: &Mlp, scales: &[f32]) -> Vec<Dense> {
 pub enum Readout {
     /// Most spikes; ties: higher potential, earlier first spike, lower index.
     SpikeCount,
-    /// Earliest first spike; ties: more spikes, higher potential, lower index; without any
-    /// output spike, the highest potential.
+    /// Earliest first spike; ties: more spikes, higher potential, lower index; no class
+    /// without an output spike.
     FirstSpike,
 }
 
@@ -105,8 +105,8 @@ pub struct SpikingClassifier {
 /// What one classification cost and decided at one checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
-    /// The predicted class.
-    pub predicted: usize,
+    /// The predicted class; `None` when a first-spike readout saw no output spike.
+    pub predicted: Option<usize>,
     /// Synaptic events delivered since the start (synaptic operations).
     pub synaptic_events: u64,
     /// Spikes per population since the start: input, hidden layers, output.
@@ -303,9 +303,11 @@ impl SpikingClassifier {
                     best = k;
                 }
             }
+            let silent = sink.counts.iter().all(|&c| c == 0);
+            let predicted = (self.readout == Readout::SpikeCount || !silent).then_some(best);
             let counters = sim.counters();
             outcomes.push(Outcome {
-                predicted: best,
+                predicted,
                 synaptic_events: counters.iter().map(|c| c.synaptic_events).sum(),
                 spikes: counters.iter().map(|c| c.spikes).collect(),
             });
@@ -361,6 +363,9 @@ pub struct Evaluation {
     pub samples: usize,
     /// Per checkpoint: samples classified right.
     pub correct: Vec<usize>,
+    /// Per checkpoint: samples without a class (first-spike readout, no output spike);
+    /// counted as wrong.
+    pub undecided: Vec<usize>,
     /// Per checkpoint: synaptic events per sample, averaged.
     pub synaptic_events_per_sample: Vec<f64>,
     /// Per checkpoint, per population: spikes per sample, averaged.
@@ -420,7 +425,7 @@ pub fn evaluate(
                         Ok(o) => {
                             let ok = o
                                 .last()
-                                .is_some_and(|o| o.predicted == data.labels[i] as usize);
+                                .is_some_and(|o| o.predicted == Some(data.labels[i] as usize));
                             let r =
                                 right_last.fetch_add(ok as usize, Ordering::Relaxed) + ok as usize;
                             let d = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -446,11 +451,13 @@ pub fn evaluate(
     results.sort_by_key(|(i, _)| *i);
     let k = checkpoints.len();
     let mut correct = vec![0usize; k];
+    let mut silent = vec![0usize; k];
     let mut syn = vec![0f64; k];
     let mut spikes = vec![vec![0f64; pops]; k];
     for (i, outcomes) in &results {
         for (c, o) in outcomes.iter().enumerate() {
-            correct[c] += (o.predicted == data.labels[*i] as usize) as usize;
+            correct[c] += (o.predicted == Some(data.labels[*i] as usize)) as usize;
+            silent[c] += o.predicted.is_none() as usize;
             syn[c] += o.synaptic_events as f64;
             for (p, &s) in o.spikes.iter().enumerate() {
                 spikes[c][p] += s as f64;
@@ -462,6 +469,7 @@ pub fn evaluate(
         checkpoints: checkpoints.to_vec(),
         samples: n,
         correct,
+        undecided: silent,
         synaptic_events_per_sample: syn.into_iter().map(per).collect(),
         spikes_per_sample: spikes
             .into_iter()

@@ -400,7 +400,8 @@ pub fn load_idx_dir(dir: impl AsRef<Path>) -> Result<IdxDataset, DataError> {
 }
 
 /// The Yin-Yang data set (Kriener, Göltz & Petrovici 2021): points `(x, y, 1 - x, 1 - y)` in
-/// the unit square, three classes (0 yin, 1 yang, 2 dot).
+/// the unit square, three classes (two interlocked halves 0 and 1, and 2 for the dots; see
+/// [`yin_yang_class`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct YinYang {
     /// One `[x, y, 1 - x, 1 - y]` per sample.
@@ -442,17 +443,22 @@ impl NumpyLegacy {
     }
 }
 
-/// The class of point `(x, y)` of a Yin-Yang sign with radii `r_small`, `r_big`.
+/// The class of point `(x, y)` of a Yin-Yang sign with radii `r_small`, `r_big`, as the
+/// published files label it: 2 inside either dot (closer than `r_small` to `(r_big/2, r_big)`
+/// or `(3 r_big/2, r_big)`); else 1 if `d_right ≤ r_small`, or `r_small < d_left ≤ r_big/2`,
+/// or (`y > r_big` and `d_right > r_big/2`); else 0. (The region labelled 1 is the one the
+/// reference code calls "yin" while its class names list "yin" first: the files, not the
+/// names, are the reference.)
 pub fn yin_yang_class(x: f64, y: f64, r_small: f64, r_big: f64) -> u8 {
     let d_right = ((x - 1.5 * r_big).powi(2) + (y - r_big).powi(2)).sqrt();
     let d_left = ((x - 0.5 * r_big).powi(2) + (y - r_big).powi(2)).sqrt();
     if d_right < r_small || d_left < r_small {
         return 2;
     }
-    let yin = d_right <= r_small
+    let upper = d_right <= r_small
         || (d_left > r_small && d_left <= 0.5 * r_big)
         || (y > r_big && d_right > 0.5 * r_big);
-    if yin { 0 } else { 1 }
+    upper as u8
 }
 
 /// Generates `size` Yin-Yang samples with radii 0.1 and 0.5 exactly as the reference
@@ -565,10 +571,13 @@ mod tests {
 
     #[test]
     fn classes_of_landmarks() {
-        // The centres of the two dots, and points far inside yin (upper half, right) and yang.
+        // The centres of the two dots, the top (class 1) and the bottom (class 0) of the sign,
+        // and points beside each dot, which belong to the other half.
         assert_eq!(yin_yang_class(0.75, 0.5, 0.1, 0.5), 2);
         assert_eq!(yin_yang_class(0.25, 0.5, 0.1, 0.5), 2);
-        assert_eq!(yin_yang_class(0.5, 0.95, 0.1, 0.5), 0);
-        assert_eq!(yin_yang_class(0.5, 0.05, 0.1, 0.5), 1);
+        assert_eq!(yin_yang_class(0.5, 0.95, 0.1, 0.5), 1);
+        assert_eq!(yin_yang_class(0.5, 0.05, 0.1, 0.5), 0);
+        assert_eq!(yin_yang_class(0.25, 0.35, 0.1, 0.5), 1);
+        assert_eq!(yin_yang_class(0.75, 0.65, 0.1, 0.5), 0);
     }
 }
