@@ -37,7 +37,9 @@
 //! # Modules
 //! [`spec`] (model files) → [`network`] (description, connection rules, CSR) → [`neuron`]
 //! (models, crossing prediction) → [`engine`] (the loop) → [`record`] (sinks); [`trace`]
-//! reads and writes spike files; [`run`] drives a model end to end for the CLI.
+//! reads and writes spike files; [`run`] drives a model end to end for the CLI; [`learn`]
+//! loads data sets, encodes them as spikes and converts trained networks (a client of the
+//! rest, like any user).
 //!
 //! # Feature flags
 //! - `reference`: the clock-driven reference simulator (`spikeq::reference`), the oracle of the
@@ -48,6 +50,7 @@
 
 pub mod bench;
 pub mod engine;
+pub mod learn;
 pub mod network;
 pub mod neuron;
 pub mod plasticity;

@@ -75,6 +75,11 @@ enum Command {
         #[arg(long, value_parser = parse_threads)]
         threads: Option<usize>,
     },
+    /// Learning: train networks on data sets and run them as spiking networks.
+    Learn {
+        #[command(subcommand)]
+        command: LearnCommand,
+    },
     /// Validate a model file and describe the network it builds.
     Check {
         /// Model file (TOML).
@@ -83,6 +88,90 @@ enum Command {
         #[arg(long)]
         dot: bool,
     },
+}
+
+/// Learning subcommands: one variant per method (conversion now; STDP, R-STDP later).
+#[derive(Subcommand, Debug)]
+enum LearnCommand {
+    /// Train a ReLU perceptron on an IDX data set, convert it to integrate-and-fire neurons
+    /// (rate coding and time-to-first-spike) and report accuracy against simulated time with
+    /// the cost per image.
+    Convert(ConvertArgs),
+    /// Evaluate a saved model (from `learn convert --save`) on an IDX data set, as ANN and
+    /// converted SNN.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ConvertArgs {
+    /// IDX directory: train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
+    /// t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz].
+    #[arg(long)]
+    data: PathBuf,
+    /// Hidden layer sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "300")]
+    hidden: Vec<usize>,
+    /// Training epochs.
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    /// SGD step size.
+    #[arg(long, default_value_t = 0.05)]
+    learning_rate: f32,
+    /// Samples per SGD step.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Use only the first N training images.
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Percentile of positive activations used as each layer's scale.
+    #[arg(long, default_value_t = spikeq::learn::convert::DEFAULT_PERCENTILE)]
+    percentile: f64,
+    /// Save the trained network (with its scales) to this file.
+    #[arg(long)]
+    save: Option<PathBuf>,
+    #[command(flatten)]
+    snn: SnnArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct EvalArgs {
+    /// Model file written by `learn convert --save`.
+    model: PathBuf,
+    /// IDX directory (as for `learn convert`); the test part is evaluated, the training part
+    /// tunes the TTFS thresholds.
+    #[arg(long)]
+    data: PathBuf,
+    #[command(flatten)]
+    snn: SnnArgs,
+}
+
+/// How the converted network is run.
+#[derive(clap::Args, Debug)]
+struct SnnArgs {
+    /// Simulated times [ms] at which each image is classified, comma-separated, increasing.
+    #[arg(long, value_delimiter = ',', default_value = "10,25,50,100,200")]
+    time_ms: Vec<f64>,
+    /// Input rate of a pixel at full intensity [Hz].
+    #[arg(long, default_value_t = 1000.0)]
+    max_rate_hz: f64,
+    /// Input rate coding: poisson or regular.
+    #[arg(long, default_value = "poisson", value_parser = ["poisson", "regular"])]
+    coding: String,
+    /// Evaluate only the first N test images.
+    #[arg(long)]
+    test_limit: Option<usize>,
+    /// Threads for evaluation (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Seed for training and Poisson inputs.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Skip the time-to-first-spike conversion.
+    #[arg(long)]
+    no_ttfs: bool,
+    /// Progress line every N evaluated images.
+    #[arg(long, default_value_t = 500)]
+    progress_every: usize,
 }
 
 /// Options shared by the trace commands that read a file.
@@ -322,6 +411,226 @@ fn load(model: Option<&Path>) -> Result<Model> {
     })
 }
 
+fn learn_command(command: LearnCommand) -> Result<()> {
+    use spikeq::learn::ann::{Mlp, TrainConfig};
+    use spikeq::learn::convert::activation_scales;
+    use spikeq::learn::model::SavedModel;
+    use spikeq::learn::{Dataset, data};
+    match command {
+        LearnCommand::Convert(a) => {
+            let set = data::load_idx_dir(&a.data)?;
+            let mut train = Dataset::from(&set.train);
+            if let Some(n) = a.train_limit {
+                train = train.take(n);
+            }
+            let test = Dataset::from(&set.test);
+            let n_in = set.train.pixels_per_image();
+            let classes = set.train.num_classes().max(set.test.num_classes());
+            let mut sizes = vec![n_in];
+            sizes.extend(&a.hidden);
+            sizes.push(classes);
+            if a.hidden.contains(&0) {
+                bail!("--hidden: layer sizes must be positive");
+            }
+            let cfg = TrainConfig {
+                epochs: a.epochs,
+                batch_size: a.batch_size,
+                learning_rate: a.learning_rate,
+                seed: a.snn.seed,
+                ..TrainConfig::default()
+            };
+            eprintln!(
+                "training {sizes:?} on {} images for {} epochs",
+                train.len(),
+                cfg.epochs
+            );
+            let t0 = std::time::Instant::now();
+            let mut mlp = Mlp::new(&sizes, a.snn.seed);
+            mlp.train(&train, &cfg, |r| {
+                eprintln!(
+                    "epoch {:>3}  loss {:.4}  train accuracy {:.2}%  ({:.1} s)",
+                    r.epoch,
+                    r.loss,
+                    100.0 * r.train_accuracy,
+                    t0.elapsed().as_secs_f64()
+                );
+            });
+            let train_wall = t0.elapsed();
+            let scales = activation_scales(&mlp, &train, a.percentile);
+            let model = SavedModel {
+                mlp,
+                scales,
+                percentile: a.percentile,
+                train: cfg,
+                train_samples: train.len(),
+            };
+            if let Some(path) = &a.save {
+                model.save(path)?;
+                eprintln!("saved {}", path.display());
+            }
+            println!(
+                "training: {} images, {} epochs, {:.1} s wall",
+                train.len(),
+                model.train.epochs,
+                train_wall.as_secs_f64()
+            );
+            learn_report(&model, &train, &test, &a.snn)
+        }
+        LearnCommand::Eval(a) => {
+            let model = SavedModel::load(&a.model)?;
+            let set = data::load_idx_dir(&a.data)?;
+            learn_report(
+                &model,
+                &Dataset::from(&set.train),
+                &Dataset::from(&set.test),
+                &a.snn,
+            )
+        }
+    }
+}
+
+/// Prints the ANN's test accuracy, the rate-converted SNN's accuracy and cost per checkpoint,
+/// and the TTFS conversion's (thresholds tuned on up to 500 training images).
+fn learn_report(
+    model: &spikeq::learn::model::SavedModel,
+    train: &spikeq::learn::Dataset,
+    test: &spikeq::learn::Dataset,
+    snn: &SnnArgs,
+) -> Result<()> {
+    use spikeq::learn::convert::{SpikingClassifier, evaluate, tune_ttfs};
+    use spikeq::learn::encode;
+    let test = match snn.test_limit {
+        Some(n) => test.take(n),
+        None => test.clone(),
+    };
+    let n_in = model.mlp.layers[0].inputs;
+    if let Some(x) = test.inputs.first().filter(|x| x.len() != n_in) {
+        bail!("the model takes {n_in} inputs, the images have {}", x.len());
+    }
+    let threads = snn
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let checkpoints: Vec<Tick> = snn
+        .time_ms
+        .iter()
+        .map(|&t| Tick::from_ms(t))
+        .collect::<std::result::Result<_, _>>()
+        .context("--time-ms")?;
+    let t0 = std::time::Instant::now();
+    let ann = model.mlp.accuracy(&test);
+    let ann_wall = t0.elapsed();
+    let macs = model.mlp.macs();
+    println!(
+        "ANN {:?}: test accuracy {:.2}% on {} images ({macs} MACs per image, {:.3} s wall)",
+        model.mlp.sizes(),
+        100.0 * ann,
+        test.len(),
+        ann_wall.as_secs_f64()
+    );
+    let total = test.len();
+    let every = snn.progress_every.max(1);
+    let progress = |done: usize, right: usize| {
+        if done % every == 0 || done == total {
+            eprintln!(
+                "  {done}/{total} images, running accuracy {:.2}%",
+                100.0 * right as f64 / done as f64
+            );
+        }
+    };
+    let rate = SpikingClassifier::rate(&model.mlp, &model.scales)?;
+    let duration = *checkpoints.last().context("--time-ms is empty")?;
+    let (max_rate, seed, regular) = (snn.max_rate_hz, snn.seed, snn.coding == "regular");
+    let enc = move |i: usize, x: &[f32]| {
+        if regular {
+            encode::regular(x, max_rate, duration)
+        } else {
+            encode::poisson(
+                x,
+                max_rate,
+                duration,
+                seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            )
+        }
+    };
+    eprintln!(
+        "rate SNN: {} coding at {} Hz, {threads} threads",
+        snn.coding, snn.max_rate_hz
+    );
+    let e = evaluate(&rate, &test, &enc, &checkpoints, threads, &progress)?;
+    println!(
+        "rate-coded SNN ({} input, max {} Hz, IF reset by subtraction, scales = {}th percentile), {} test images, {:.1} s wall:",
+        snn.coding,
+        snn.max_rate_hz,
+        model.percentile,
+        e.samples,
+        e.wall.as_secs_f64()
+    );
+    println!(
+        "| time [ms] | accuracy | vs ANN [pp] | synaptic events / image | spikes / image (in, hidden.., out) |"
+    );
+    println!("|---|---|---|---|---|");
+    for (c, acc) in e.accuracy().iter().enumerate() {
+        let spikes: Vec<String> = e.spikes_per_sample[c]
+            .iter()
+            .map(|s| format!("{s:.0}"))
+            .collect();
+        println!(
+            "| {} | {:.2}% | {:+.2} | {:.0} | {} |",
+            e.checkpoints[c].as_ms(),
+            100.0 * acc,
+            100.0 * (acc - ann),
+            e.synaptic_events_per_sample[c],
+            spikes.join(", ")
+        );
+    }
+    println!(
+        "  (dense ANN: {macs} MACs per image; SNN wall {:.2} ms per image per thread)",
+        e.wall.as_secs_f64() * 1e3 * threads as f64 / e.samples.max(1) as f64
+    );
+    if snn.no_ttfs {
+        return Ok(());
+    }
+    let t_max = Tick::from_ms(10.0)?;
+    let t_end = Tick::from_ms(11.0)?;
+    let grid: Vec<(f64, f64)> = [0.1, 0.2, 0.3, 0.5, 0.75]
+        .iter()
+        .flat_map(|&h| [0.25, 0.5, 1.0, 2.0].map(|o| (h, o)))
+        .collect();
+    let tune = train.take(500);
+    let t0 = std::time::Instant::now();
+    let ((h, o), tune_acc) = tune_ttfs(
+        &model.mlp,
+        &model.scales,
+        &tune,
+        &grid,
+        t_max,
+        t_end,
+        threads,
+    )?;
+    let tune_wall = t0.elapsed();
+    let ttfs = SpikingClassifier::ttfs(&model.mlp, &model.scales, h, o)?;
+    let enc = |_: usize, x: &[f32]| encode::latency(x, t_max);
+    let e = evaluate(&ttfs, &test, &enc, &[t_end], threads, &progress)?;
+    let spikes: Vec<String> = e.spikes_per_sample[0]
+        .iter()
+        .map(|s| format!("{s:.1}"))
+        .collect();
+    println!(
+        "TTFS SNN (latency input over {} ms, thresholds hidden {h} / output {o} mV tuned on {} training images: {:.2}%, {:.1} s): test accuracy {:.2}% ({:+.2} pp vs ANN; {} images without an output spike, counted wrong), {:.0} synaptic events / image, spikes / image {}, {:.1} s wall",
+        t_max.as_ms(),
+        tune.len(),
+        100.0 * tune_acc,
+        tune_wall.as_secs_f64(),
+        100.0 * e.accuracy()[0],
+        100.0 * (e.accuracy()[0] - ann),
+        e.undecided[0],
+        e.synaptic_events_per_sample[0],
+        spikes.join(", "),
+        e.wall.as_secs_f64()
+    );
+    Ok(())
+}
+
 fn main() {
     if let Err(e) = real_main() {
         eprintln!("error: {e:#}");
@@ -493,6 +802,7 @@ fn real_main() -> Result<()> {
                 }
             }
         }
+        Command::Learn { command } => learn_command(command)?,
         Command::Check { model, dot } => {
             let m = load_model(&model)?;
             if dot {

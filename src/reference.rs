@@ -33,7 +33,7 @@
 use crate::engine::Simulation;
 use crate::network::{DriveKind, Network, NeuronKind};
 use crate::neuron::LifParams;
-use crate::neuron::iaf::IafParams;
+use crate::neuron::iaf::{IafParams, IafReset};
 use crate::neuron::lif_exp::ExpSynParams;
 use crate::time::Tick;
 use crate::{NeuronId, Spike};
@@ -168,7 +168,7 @@ pub fn simulate(
         let model = match &def.kind {
             NeuronKind::LifDelta(lp) => Model::Delta(*lp),
             NeuronKind::LifExp(lp, sp) => Model::Exp(*lp, *sp),
-            NeuronKind::NonLeakyIaf(ip) => Model::NonLeaky(*ip),
+            NeuronKind::NonLeakyIaf(ip) if ip.reset == IafReset::ToValue => Model::NonLeaky(*ip),
             NeuronKind::SpikeTimes(_) | NeuronKind::Regular { .. } => Model::Generator,
             other => {
                 return Err(ReferenceError::Unsupported(format!(

@@ -32,7 +32,7 @@ use crate::network::{
     ProjectionDef,
 };
 use crate::neuron::LifParams;
-use crate::neuron::iaf::IafParams;
+use crate::neuron::iaf::{IafParams, IafReset};
 use crate::neuron::lif_exp::ExpSynParams;
 use crate::record::SpikeSink;
 use crate::time::Tick;
@@ -799,6 +799,7 @@ pub fn arb_iaf_params(
         v_reset_mv: [-2.0, 0.0, 4.0][reset],
         v_th_mv: 8.0 + 0.25 * th as f64,
         t_ref: Tick(grid.0 * r as i64),
+        reset: IafReset::ToValue,
     })
 }
 

@@ -5,6 +5,11 @@
 //! `w`; at `V ≥ v_th` the neuron fires, `V` is set to `v_reset` for `t_ref` (inputs then are
 //! discarded) and integration resumes from `v_reset`. The crossing time under a positive drive
 //! is `(v_th - V) / drive`, rounded up to the tick grid.
+//!
+//! With [`IafReset::Subtract`] a spike lowers `V` by `v_th - v_reset` instead (reset by
+//! subtraction, Rueckauer et al. 2017): the surplus above threshold is kept, so the spike count
+//! over a run tracks the integrated input exactly. A neuron still at threshold after the
+//! subtraction fires again one tick later (a neuron fires at most once per tick).
 
 use super::{Crossing, NeuronModel, ParamError, ms_between};
 use crate::time::{TICKS_PER_MS, Tick};
@@ -18,6 +23,20 @@ pub struct IafParams {
     pub v_th_mv: f64,
     /// Refractory period.
     pub t_ref: Tick,
+    /// What a spike does to `V` (default: set it to `v_reset`).
+    #[serde(default)]
+    pub reset: IafReset,
+}
+
+/// What a spike does to the membrane potential of a [`NonLeakyIaf`] neuron.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IafReset {
+    /// `V` is set to `v_reset` (the surplus above threshold is lost).
+    #[default]
+    ToValue,
+    /// `V` is lowered by `v_th - v_reset` (the surplus is kept).
+    Subtract,
 }
 
 impl IafParams {
@@ -55,13 +74,22 @@ impl NonLeakyIaf {
         })
     }
 
+    /// The potential held during refractoriness: `v_reset`, or with reset by subtraction
+    /// what the subtraction left.
+    fn held(&self, i: usize) -> f64 {
+        match self.p.reset {
+            IafReset::ToValue => self.p.v_reset_mv,
+            IafReset::Subtract => self.v[i],
+        }
+    }
+
     fn potential(&self, i: usize, t: Tick) -> f64 {
         if t < self.ref_end[i] {
-            return self.p.v_reset_mv;
+            return self.held(i);
         }
         let from = self.t_last[i].max(self.ref_end[i]);
         let v0 = if self.t_last[i] < self.ref_end[i] {
-            self.p.v_reset_mv
+            self.held(i)
         } else {
             self.v[i]
         };
@@ -128,9 +156,19 @@ impl NeuronModel for NonLeakyIaf {
 
     fn fire(&mut self, i: u32, t: Tick) -> Crossing {
         let i = i as usize;
-        self.v[i] = self.p.v_reset_mv;
+        match self.p.reset {
+            IafReset::ToValue => self.v[i] = self.p.v_reset_mv,
+            IafReset::Subtract => {
+                self.advance_to(i, t);
+                self.v[i] -= self.p.v_th_mv - self.p.v_reset_mv;
+            }
+        }
         self.t_last[i] = t;
         self.ref_end[i] = t.saturating_add(self.p.t_ref);
+        if self.p.reset == IafReset::Subtract && t >= self.ref_end[i] && self.v[i] >= self.p.v_th_mv
+        {
+            return Crossing::Now;
+        }
         self.predict(i, t)
     }
 
@@ -144,5 +182,61 @@ impl NeuronModel for NonLeakyIaf {
 
     fn potential_mv(&self, i: u32, t: Tick) -> f64 {
         self.potential(i as usize, t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(reset: IafReset) -> NonLeakyIaf {
+        let p = IafParams {
+            v_reset_mv: 0.0,
+            v_th_mv: 1.0,
+            t_ref: Tick::ZERO,
+            reset,
+        };
+        NonLeakyIaf::new(p, &[0.0], &[0.0], Tick::ZERO).unwrap()
+    }
+
+    /// Delivers `w` at `t` and fires while the model says so (as the engine does, one tick
+    /// apart); returns the spike ticks.
+    fn input(n: &mut NonLeakyIaf, t: Tick, w: f32) -> Vec<Tick> {
+        let mut touched = Vec::new();
+        n.receive(t, 0, &[0], &[w], &mut touched);
+        let mut spikes = Vec::new();
+        let mut now = t;
+        while n.check_threshold(0, now) == Crossing::Now {
+            spikes.push(now);
+            n.fire(0, now);
+            now = now + Tick::ONE;
+        }
+        spikes
+    }
+
+    #[test]
+    fn subtract_keeps_the_surplus_and_to_value_drops_it() {
+        let mut sub = block(IafReset::Subtract);
+        let mut val = block(IafReset::ToValue);
+        assert_eq!(input(&mut sub, Tick(10), 1.25), vec![Tick(10)]);
+        assert_eq!(input(&mut val, Tick(10), 1.25), vec![Tick(10)]);
+        assert_eq!(sub.potential_mv(0, Tick(11)), 0.25);
+        assert_eq!(val.potential_mv(0, Tick(11)), 0.0);
+        // 0.25 + 0.75 reaches threshold only with the surplus kept.
+        assert_eq!(input(&mut sub, Tick(20), 0.75), vec![Tick(20)]);
+        assert_eq!(input(&mut val, Tick(20), 0.75), vec![]);
+    }
+
+    #[test]
+    fn subtract_fires_once_per_tick_until_below_threshold() {
+        let mut sub = block(IafReset::Subtract);
+        // 2.5 thresholds' worth of input: spikes at 5 and 6, 0.5 left.
+        let mut touched = Vec::new();
+        sub.receive(Tick(5), 0, &[0], &[2.5], &mut touched);
+        assert_eq!(sub.check_threshold(0, Tick(5)), Crossing::Now);
+        assert_eq!(sub.fire(0, Tick(5)), Crossing::Now);
+        assert_eq!(sub.check_threshold(0, Tick(6)), Crossing::Now);
+        assert_eq!(sub.fire(0, Tick(6)), Crossing::Never);
+        assert_eq!(sub.potential_mv(0, Tick(7)), 0.5);
     }
 }

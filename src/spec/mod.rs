@@ -14,7 +14,7 @@ use crate::network::{
 };
 use crate::neuron::LifParams;
 use crate::neuron::ReplayParams;
-use crate::neuron::iaf::IafParams;
+use crate::neuron::iaf::{IafParams, IafReset};
 use crate::neuron::lif_adaptive::AdaptationParams;
 use crate::neuron::lif_exp::ExpSynParams;
 use crate::time::Tick;
@@ -153,6 +153,7 @@ struct PopulationSpec {
     #[serde(rename = "loop")]
     loop_period: Option<Spanned<Time>>,
     sensor: Option<Spanned<(u32, u32)>>,
+    reset: Option<Spanned<String>>,
 }
 
 /// One entry of a replay's `channels`: a channel, or a half-open range `"a..b"`.
@@ -551,7 +552,7 @@ fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError>
         "lif_exp" => [&lif[..], &["tau_syn_ex", "tau_syn_in"]].concat(),
         "lif_cond" => [&lif[..], &["e_ex", "e_in", "tau_syn_ex", "tau_syn_in"]].concat(),
         "lif_adaptive" => [&lif[..], &["theta_plus", "tau_theta"]].concat(),
-        "iaf_nonleaky" => vec!["v_reset", "v_th", "t_ref", "v_init", "bias"],
+        "iaf_nonleaky" => vec!["v_reset", "v_th", "t_ref", "v_init", "bias", "reset"],
         "poisson" => vec!["rate", "start", "stop"],
         "regular" => vec!["period", "start", "stop"],
         "spike_times" => vec!["times"],
@@ -560,7 +561,7 @@ fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError>
             return Err(ctx.err(p.model.span(), format!("unknown model `{other}` (use lif_delta, lif_exp, lif_cond, lif_adaptive, iaf_nonleaky, poisson, regular, spike_times or trace)")));
         }
     };
-    let present: [(&str, Option<Range<usize>>); 24] = [
+    let present: [(&str, Option<Range<usize>>); 25] = [
         ("e_ex", p.e_ex.as_ref().map(|s| s.span())),
         ("e_in", p.e_in.as_ref().map(|s| s.span())),
         ("tau_m", p.tau_m.as_ref().map(|s| s.span())),
@@ -585,6 +586,7 @@ fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError>
         ("channels", p.channels.as_ref().map(|s| s.span())),
         ("loop", p.loop_period.as_ref().map(|s| s.span())),
         ("sensor", p.sensor.as_ref().map(|s| s.span())),
+        ("reset", p.reset.as_ref().map(|s| s.span())),
     ];
     for (key, span) in &present {
         if let Some(span) = span
@@ -676,10 +678,24 @@ fn population(ctx: &Ctx, p: &PopulationSpec) -> Result<PopulationDef, SpecError>
             },
         ),
         "iaf_nonleaky" => {
+            let reset = match &p.reset {
+                None => IafReset::ToValue,
+                Some(r) => match r.get_ref().as_str() {
+                    "to_value" => IafReset::ToValue,
+                    "subtract" => IafReset::Subtract,
+                    other => {
+                        return Err(ctx.err(
+                            r.span(),
+                            format!("unknown reset `{other}` (use to_value or subtract)"),
+                        ));
+                    }
+                },
+            };
             let ip = IafParams {
                 v_reset_mv: need(&p.v_reset, "v_reset")?,
                 v_th_mv: need(&p.v_th, "v_th")?,
                 t_ref,
+                reset,
             };
             ip.validate()
                 .map_err(|e| ctx.err(p.model.span(), e.to_string()))?;

@@ -28,7 +28,7 @@
 //! [`SensorGeometry`].
 
 pub mod aedat;
-mod codec;
+pub(crate) mod codec;
 pub mod csv;
 mod decimal;
 mod error;

@@ -3,7 +3,7 @@
 use crate::{ms, run_spikes};
 use spikeq::network::{Dist, NetworkBuilder, NeuronKind};
 use spikeq::neuron::LifParams;
-use spikeq::neuron::iaf::IafParams;
+use spikeq::neuron::iaf::{IafParams, IafReset};
 use spikeq::neuron::lif_adaptive::AdaptationParams;
 use spikeq::neuron::lif_exp::ExpSynParams;
 use spikeq::{Spike, Tick};
@@ -104,6 +104,7 @@ fn nonleaky_iaf_period_is_distance_over_slope_plus_refractoriness() {
             v_reset_mv: 0.0,
             v_th_mv: 1.0,
             t_ref: ms(0.5),
+            reset: IafReset::ToValue,
         }),
     );
     b.bias(p, Dist::Const(0.3)); // mV/ms
@@ -119,4 +120,54 @@ fn subthreshold_drive_never_fires() {
     let (_, spikes) = run_spikes(b.def(), 1, ms(5000.0));
     assert!(spikes.is_empty());
     let _ = Tick::ZERO;
+}
+
+/// `reset = "subtract"` keeps the surplus above threshold: one input of 2.5 thresholds makes
+/// two spikes (one tick apart) where the default reset makes one; an unknown reset is refused.
+#[test]
+fn nonleaky_iaf_reset_by_subtraction_from_a_model_file() {
+    let model = |reset: &str| {
+        format!(
+            r#"
+[[population]]
+name = "in"
+size = 1
+model = "spike_times"
+times = [["1 ms"]]
+
+[[population]]
+name = "iaf"
+size = 1
+model = "iaf_nonleaky"
+v_reset = "0 mV"
+v_th = "1 mV"
+{reset}
+
+[[projection]]
+from = "in"
+to = "iaf"
+rule = "all_to_all"
+weight = "2.5 mV"
+delay = "1 ms"
+"#
+        )
+    };
+    let spikes_of = |reset: &str| {
+        let m = spikeq::spec::parse_model(&model(reset), "iaf.toml").unwrap();
+        let (net, spikes) = run_spikes(&m.network, 1, ms(10.0));
+        let iaf = net.populations[1].first;
+        spikes
+            .iter()
+            .filter(|s| s.neuron == iaf)
+            .map(|s| s.tick)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(spikes_of(""), vec![ms(2.0)]);
+    assert_eq!(spikes_of(r#"reset = "to_value""#), vec![ms(2.0)]);
+    assert_eq!(
+        spikes_of(r#"reset = "subtract""#),
+        vec![ms(2.0), ms(2.0) + Tick::ONE]
+    );
+    let e = spikeq::spec::parse_model(&model(r#"reset = "half""#), "iaf.toml").unwrap_err();
+    assert!(e.to_string().contains("unknown reset `half`"), "{e}");
 }

@@ -6,6 +6,7 @@ mod closed_form;
 mod conductance;
 mod connectivity;
 mod exp_current;
+mod learn;
 mod model_errors;
 mod plasticity;
 mod props;

@@ -243,6 +243,7 @@ fn iaf(v_th: f64) -> NeuronKind {
         v_reset_mv: 0.0,
         v_th_mv: v_th,
         t_ref: Tick::ZERO,
+        reset: spikeq::neuron::iaf::IafReset::ToValue,
     })
 }
 

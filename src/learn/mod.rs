@@ -1,0 +1,105 @@
+//! Learning: data sets, spike encoders, a small ANN trainer and ANN-to-SNN conversion.
+//!
+//! Owns: loading data sets ([`data`]: IDX directories such as MNIST, the Yin-Yang generator,
+//! N-MNIST samples), turning values into spike trains ([`encode`]), training a ReLU
+//! perceptron ([`ann`]), converting it into non-leaky integrate-and-fire networks and
+//! classifying with them on the engine, with the cost of each classification ([`convert`]),
+//! and the model files of trained networks ([`model`]).
+//!
+//! Must not touch: engine internals, queues or neuron state. This module is a client of the
+//! library like any user: it describes networks with [`crate::network::NetworkBuilder`], sets
+//! the weights of the built [`crate::network::Network`]'s public connectivity, runs them with
+//! [`crate::engine::Simulation::run_until`], and reads spikes through a
+//! [`crate::record::SpikeSink`], counters through [`crate::engine::Simulation::counters`] and
+//! potentials through [`crate::engine::Simulation::potential_mv`]. It never prints: progress
+//! goes to callbacks.
+
+pub mod ann;
+pub mod convert;
+pub mod data;
+pub mod encode;
+pub mod model;
+
+use std::path::PathBuf;
+
+/// Inputs with their class labels, inputs as values in `[0, 1]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Dataset {
+    /// One input vector per sample.
+    pub inputs: Vec<Vec<f32>>,
+    /// One label per sample.
+    pub labels: Vec<u8>,
+}
+
+impl Dataset {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The first `n` samples (all if there are fewer).
+    pub fn take(&self, n: usize) -> Dataset {
+        let n = n.min(self.len());
+        Dataset {
+            inputs: self.inputs[..n].to_vec(),
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+}
+
+impl From<&data::LabeledImages> for Dataset {
+    /// Pixels scaled to `[0, 1]` (pixel / 255).
+    fn from(images: &data::LabeledImages) -> Dataset {
+        Dataset {
+            inputs: (0..images.len()).map(|i| images.intensities(i)).collect(),
+            labels: images.labels.clone(),
+        }
+    }
+}
+
+/// Why a learning task failed. Fatal for that task.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LearnError {
+    /// A data set could not be loaded.
+    #[error(transparent)]
+    Data(#[from] data::DataError),
+    /// A converted network could not be built.
+    #[error("building the converted network: {0}")]
+    Build(#[from] crate::network::BuildError),
+    /// A converted network could not be simulated.
+    #[error("simulating the converted network: {0}")]
+    Run(#[from] crate::engine::RunError),
+    /// A model file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The model file.
+        path: PathBuf,
+        /// The system's error.
+        source: std::io::Error,
+    },
+    /// A model file is not a spikeq model of a supported version, or is corrupt.
+    #[error("{}: {what}", path.display())]
+    BadModelFile {
+        /// The model file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// The data do not fit the network.
+    #[error("the network takes {network} inputs, the data have {data}")]
+    InputSize {
+        /// Inputs of the network.
+        network: usize,
+        /// Values per sample in the data.
+        data: usize,
+    },
+    /// A setting is out of range.
+    #[error("{0}")]
+    Config(String),
+}

@@ -1,0 +1,164 @@
+//! Model files: a trained perceptron with its conversion scales, written with the crate's one
+//! serde codec (bincode, behind [`crate::trace`]'s codec module) after a magic line and a
+//! version, so a file from another program or another version is refused by name.
+
+use super::LearnError;
+use super::ann::{Mlp, TrainConfig};
+use crate::trace::codec;
+use std::path::Path;
+
+/// First bytes of a model file.
+pub const MAGIC: &[u8; 12] = b"spikeq-mlp\n\0";
+/// Version of the encoding after the magic bytes.
+pub const VERSION: u32 = 1;
+/// Largest model file read \[bytes\].
+pub const MAX_MODEL_BYTES: u64 = 64 << 20;
+
+/// What a model file holds.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SavedModel {
+    /// The trained perceptron.
+    pub mlp: Mlp,
+    /// Activation scale of each layer (the percentile of its positive activations on the
+    /// training data), for weight normalisation.
+    pub scales: Vec<f32>,
+    /// The percentile the scales are.
+    pub percentile: f64,
+    /// How the perceptron was trained.
+    pub train: TrainConfig,
+    /// Training samples used.
+    pub train_samples: usize,
+}
+
+impl SavedModel {
+    /// Writes the model to `path`.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), LearnError> {
+        let path = path.as_ref();
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&VERSION.to_le_bytes());
+        bytes.extend_from_slice(&codec::encode(self));
+        std::fs::write(path, bytes).map_err(|source| LearnError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Reads a model written by [`SavedModel::save`].
+    pub fn load(path: impl AsRef<Path>) -> Result<SavedModel, LearnError> {
+        use std::io::Read;
+        let path = path.as_ref();
+        let io = |source| LearnError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .map_err(io)?
+            .take(MAX_MODEL_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        let bad = |what: String| LearnError::BadModelFile {
+            path: path.to_owned(),
+            what,
+        };
+        if bytes.len() as u64 > MAX_MODEL_BYTES {
+            return Err(bad(format!("larger than {MAX_MODEL_BYTES} bytes")));
+        }
+        let head = MAGIC.len() + 4;
+        if bytes.len() < head || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(bad("not a spikeq model file (magic bytes differ)".into()));
+        }
+        let version = u32::from_le_bytes(bytes[MAGIC.len()..head].try_into().expect("4 bytes"));
+        if version != VERSION {
+            return Err(bad(format!(
+                "model file version {version}, this spikeq reads version {VERSION}"
+            )));
+        }
+        let model: SavedModel = codec::decode_exact(&bytes[head..])
+            .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
+        model.check().map_err(bad)?;
+        Ok(model)
+    }
+
+    /// Checks that the layer shapes chain and the weights and scales are usable.
+    fn check(&self) -> Result<(), String> {
+        let layers = &self.mlp.layers;
+        if layers.is_empty() {
+            return Err("the network has no layers".into());
+        }
+        for (k, l) in layers.iter().enumerate() {
+            if l.inputs.checked_mul(l.outputs) != Some(l.weights.len()) {
+                return Err(format!(
+                    "layer {k}: {} weights for {} x {}",
+                    l.weights.len(),
+                    l.outputs,
+                    l.inputs
+                ));
+            }
+            if k > 0 && layers[k - 1].outputs != l.inputs {
+                return Err(format!(
+                    "layer {k} takes {} inputs, the layer before gives {}",
+                    l.inputs,
+                    layers[k - 1].outputs
+                ));
+            }
+            if l.weights.iter().any(|w| !w.is_finite()) {
+                return Err(format!("layer {k}: non-finite weight"));
+            }
+        }
+        if self.scales.len() != layers.len()
+            || self.scales.iter().any(|s| !(s.is_finite() && *s > 0.0))
+        {
+            return Err("scales must be one positive number per layer".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> SavedModel {
+        SavedModel {
+            mlp: Mlp::new(&[4, 3, 2], 5),
+            scales: vec![1.5, 2.0],
+            percentile: 99.9,
+            train: TrainConfig::default(),
+            train_samples: 10,
+        }
+    }
+
+    #[test]
+    fn round_trips_bit_for_bit_and_refuses_foreign_or_damaged_files() {
+        let dir = std::env::temp_dir().join(format!("spikeq-model-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.mlp");
+        let m = model();
+        m.save(&path).unwrap();
+        assert_eq!(SavedModel::load(&path).unwrap(), m);
+
+        let bytes = std::fs::read(&path).unwrap();
+        let damaged = dir.join("d.mlp");
+        std::fs::write(&damaged, &bytes[..bytes.len() - 3]).unwrap();
+        let e = SavedModel::load(&damaged).unwrap_err().to_string();
+        assert!(e.contains("d.mlp") && e.contains("corrupt"), "{e}");
+
+        let mut v2 = bytes.clone();
+        v2[MAGIC.len()] = 2;
+        std::fs::write(&damaged, &v2).unwrap();
+        let e = SavedModel::load(&damaged).unwrap_err().to_string();
+        assert!(e.contains("version 2"), "{e}");
+
+        std::fs::write(&damaged, b"hello").unwrap();
+        let e = SavedModel::load(&damaged).unwrap_err().to_string();
+        assert!(e.contains("not a spikeq model file"), "{e}");
+
+        let mut bad = m.clone();
+        bad.scales = vec![1.0];
+        bad.save(&damaged).unwrap();
+        let e = SavedModel::load(&damaged).unwrap_err().to_string();
+        assert!(e.contains("scales"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
