@@ -512,7 +512,7 @@ fn learn_report(
     let total = test.len();
     let every = snn.progress_every.max(1);
     let progress = |done: usize, right: usize| {
-        if done % every == 0 || done == total {
+        if done.is_multiple_of(every) || done == total {
             eprintln!(
                 "  {done}/{total} images, running accuracy {:.2}%",
                 100.0 * right as f64 / done as f64
