@@ -298,15 +298,15 @@ mod tests {
             let sum: f64 = s.iter().map(|&v| (v as f64 - max).exp()).sum();
             -(s[label] as f64 - max - sum.ln())
         };
-        for k in 0..2 {
-            for j in 0..mlp.layers[k].weights.len() {
+        for (k, layer_grads) in grads.iter().enumerate() {
+            for (j, &analytic) in layer_grads.iter().enumerate() {
                 let h = 1e-3;
                 let mut a = mlp.clone();
                 a.layers[k].weights[j] += h;
                 let mut b = mlp.clone();
                 b.layers[k].weights[j] -= h;
                 let numeric = (loss(&a) - loss(&b)) / (2.0 * h as f64);
-                let analytic = grads[k][j] as f64;
+                let analytic = analytic as f64;
                 assert!(
                     (numeric - analytic).abs() < 2e-3,
                     "layer {k} weight {j}: numeric {numeric}, analytic {analytic}"

@@ -209,7 +209,7 @@ mod tests {
         while n.check_threshold(0, now) == Crossing::Now {
             spikes.push(now);
             n.fire(0, now);
-            now = now + Tick::ONE;
+            now += Tick::ONE;
         }
         spikes
     }
