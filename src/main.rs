@@ -80,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: LearnCommand,
     },
+    /// Pictures of plastic weights recorded with `spikeq run --weights`.
+    Weights {
+        #[command(subcommand)]
+        command: WeightsCommand,
+    },
     /// Validate a model file and describe the network it builds.
     Check {
         /// Model file (TOML).
@@ -172,6 +177,27 @@ struct SnnArgs {
     /// Progress line every N evaluated images.
     #[arg(long, default_value_t = 500)]
     progress_every: usize,
+}
+
+#[derive(Subcommand, Debug)]
+enum WeightsCommand {
+    /// Draw the weight histogram of every snapshot in a weight CSV file, early to late.
+    Plot {
+        /// Weight CSV file written by `spikeq run --weights`.
+        file: PathBuf,
+        /// PNG file to write.
+        #[arg(long = "out", short)]
+        output: PathBuf,
+        /// Projection index (default: the first in the file).
+        #[arg(long)]
+        projection: Option<usize>,
+        /// Image width in pixels.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(200..=4096))]
+        width: u32,
+        /// Image height in pixels.
+        #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(200..=4096))]
+        height: u32,
+    },
 }
 
 /// Options shared by the trace commands that read a file.
@@ -803,6 +829,26 @@ fn real_main() -> Result<()> {
             }
         }
         Command::Learn { command } => learn_command(command)?,
+        Command::Weights {
+            command:
+                WeightsCommand::Plot {
+                    file,
+                    output,
+                    projection,
+                    width,
+                    height,
+                },
+        } => {
+            let (proj, snaps) = spikeq::weights::plot::read_snapshots(&file, projection)?;
+            let title = format!(
+                "{}: projection {proj}, {} snapshots",
+                file.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                snaps.len()
+            );
+            spikeq::weights::plot::plot_snapshots(&snaps, &title, &output, (width, height))?;
+            eprintln!("wrote {}", output.display());
+        }
         Command::Check { model, dot } => {
             let m = load_model(&model)?;
             if dot {

@@ -26,7 +26,7 @@ pub const MAX_DOTS: usize = 100_000;
 /// Largest accepted image side, in pixels.
 pub const MAX_SIDE: u32 = 4096;
 
-const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
+pub(crate) const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
 
 /// What to plot and how big.
 #[derive(Clone, Debug, PartialEq, Eq)]

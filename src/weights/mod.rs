@@ -150,3 +150,5 @@ pub fn write_snapshot(
     }
     Ok(())
 }
+
+pub mod plot;
