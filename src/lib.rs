@@ -50,6 +50,7 @@ pub mod bench;
 pub mod engine;
 pub mod network;
 pub mod neuron;
+pub mod parallel;
 pub mod record;
 #[cfg(feature = "reference")]
 pub mod reference;
