@@ -52,15 +52,11 @@ fn sweep() -> Sweep {
 }
 
 /// What a row says about the simulation (wall time aside).
-fn figures(r: &SweepRow) -> (usize, Vec<(String, String)>, u64, u64, u64, Vec<u64>) {
-    let rates = r.populations.iter().map(|p| p.rate_hz.to_bits()).collect();
-    (
-        r.run.index,
-        r.run.params.clone(),
-        r.run.seed,
-        r.spikes,
-        r.synaptic_events,
-        rates,
+fn figures(r: &SweepRow) -> String {
+    let rates: Vec<u64> = r.populations.iter().map(|p| p.rate_hz.to_bits()).collect();
+    format!(
+        "{} {:?} {} {} {} {rates:?}",
+        r.run.index, r.run.params, r.run.seed, r.spikes, r.synaptic_events
     )
 }
 
