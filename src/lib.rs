@@ -37,7 +37,13 @@
 //! # Modules
 //! [`spec`] (model files) → [`network`] (description, connection rules, CSR) → [`neuron`]
 //! (models, crossing prediction) → [`engine`] (the loop) → [`record`] (sinks); [`trace`]
-//! reads and writes spike files; [`run`] drives a model end to end for the CLI.
+//! reads and writes spike files; [`run`] drives a model end to end for the CLI; [`parallel`]
+//! runs many independent simulations (parameter sweeps) over threads.
+//!
+//! # Threads
+//! [`engine::Simulation::with_threads`] splits the network into partitions of whole blocks
+//! that advance through the same windows on their own threads; the result is bit-identical
+//! for any number of threads.
 //!
 //! # Feature flags
 //! - `reference`: the clock-driven reference simulator (`spikeq::reference`), the oracle of the

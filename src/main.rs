@@ -521,10 +521,11 @@ fn real_main() -> Result<()> {
             })?;
             let sum: f64 = rows.iter().map(|r| r.wall.as_secs_f64()).sum();
             let wall = t.elapsed().as_secs_f64();
+            let used = threads.min(rows.len());
             eprintln!(
-                "{} runs on {} threads: {wall:.3} s wall, {sum:.3} s summed over runs ({:.2}x)",
+                "{} runs on {used} thread{}: {wall:.3} s wall, {sum:.3} s summed over runs ({:.2}x)",
                 rows.len(),
-                threads.min(rows.len()),
+                if used == 1 { "" } else { "s" },
                 sum / wall
             );
         }
