@@ -37,9 +37,16 @@
 //! # Modules
 //! [`spec`] (model files) → [`network`] (description, connection rules, CSR) → [`neuron`]
 //! (models, crossing prediction) → [`engine`] (the loop) → [`record`] (sinks); [`trace`]
-//! reads and writes spike files; [`run`] drives a model end to end for the CLI; [`learn`]
-//! loads data sets, encodes them as spikes and converts trained networks (a client of the
-//! rest, like any user).
+//! reads and writes spike files; [`run`] drives a model end to end for the CLI; [`parallel`]
+//! runs many independent simulations (parameter sweeps) over threads; [`plasticity`] changes
+//! weights at spike events; [`weights`] records and summarises them; [`learn`] loads data
+//! sets, encodes them as spikes and trains and converts networks (a client of the rest, like
+//! any user).
+//!
+//! # Threads
+//! [`engine::Simulation::with_threads`] splits the network into partitions of whole blocks
+//! that advance through the same windows on their own threads; the result is bit-identical
+//! for any number of threads.
 //!
 //! # Feature flags
 //! - `reference`: the clock-driven reference simulator (`spikeq::reference`), the oracle of the
@@ -53,6 +60,7 @@ pub mod engine;
 pub mod learn;
 pub mod network;
 pub mod neuron;
+pub mod parallel;
 pub mod plasticity;
 pub mod record;
 #[cfg(feature = "reference")]

@@ -85,6 +85,26 @@ enum Command {
         #[command(subcommand)]
         command: WeightsCommand,
     },
+    /// Run a model many times, over parameter values and seeds, several runs at a time (one
+    /// thread each); one summary row per run, in run order.
+    Sweep {
+        /// Model file (TOML).
+        model: PathBuf,
+        /// A model-file value to vary: a dotted name and its values, e.g.
+        /// `population.E.tau_m=10 ms,20 ms` or `projection.E>I.indegree=50,100`; repeat for
+        /// a grid of every combination.
+        #[arg(long = "param", value_name = "NAME=V1,V2,...", value_parser = spikeq::parallel::SweepParam::parse)]
+        params: Vec<spikeq::parallel::SweepParam>,
+        /// Seeds: `A..B` (B excluded), `A..=B` or `1,5,9`; default: the model's seed.
+        #[arg(long)]
+        seeds: Option<String>,
+        /// Simulated time of each run, e.g. `500` (ms) or `"2 s"`; default: the model's own.
+        #[arg(long)]
+        duration: Option<String>,
+        /// Runs at a time; default: all cores.
+        #[arg(long, value_parser = parse_threads)]
+        threads: Option<usize>,
+    },
     /// Validate a model file and describe the network it builds.
     Check {
         /// Model file (TOML).
@@ -848,6 +868,52 @@ fn real_main() -> Result<()> {
             );
             spikeq::weights::plot::plot_snapshots(&snaps, &title, &output, (width, height))?;
             eprintln!("wrote {}", output.display());
+        }
+        Command::Sweep {
+            model,
+            params,
+            seeds,
+            duration,
+            threads,
+        } => {
+            use spikeq::parallel::{Sweep, run_sweep};
+            let base = load_model(&model)?;
+            let text = std::fs::read_to_string(&model)
+                .with_context(|| format!("cannot read {}", model.display()))?;
+            let sweep = Sweep {
+                text,
+                origin: model.display().to_string(),
+                base_dir: model
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."))
+                    .to_path_buf(),
+                params,
+                seeds: match seeds {
+                    Some(s) => spikeq::parallel::parse_seeds(&s).map_err(anyhow::Error::msg)?,
+                    None => vec![base.seed],
+                },
+                duration: duration.as_deref().map(parse_duration).transpose()?,
+            };
+            let threads = threads.unwrap_or_else(available_threads);
+            let t = std::time::Instant::now();
+            let mut first = true;
+            let rows = run_sweep(&sweep, threads, &mut |row| {
+                if first {
+                    println!("{}", row.table_header());
+                    first = false;
+                }
+                println!("{}", row.table_line());
+            })?;
+            let sum: f64 = rows.iter().map(|r| r.wall.as_secs_f64()).sum();
+            let wall = t.elapsed().as_secs_f64();
+            let used = threads.min(rows.len());
+            eprintln!(
+                "{} runs on {used} thread{}: {wall:.3} s wall, {sum:.3} s summed over runs ({:.2}x)",
+                rows.len(),
+                if used == 1 { "" } else { "s" },
+                sum / wall
+            );
         }
         Command::Check { model, dot } => {
             let m = load_model(&model)?;

@@ -6,6 +6,7 @@
 //! generation, simulation. The schema is documented in the README's model-file reference.
 
 pub mod fuzz_check;
+pub mod overrides;
 mod plasticity;
 pub mod quantity;
 

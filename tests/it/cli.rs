@@ -53,16 +53,19 @@ fn check_reports_the_network_and_model_errors() {
 }
 
 #[test]
-fn recorded_traces_are_byte_identical_across_runs() {
+fn recorded_traces_are_byte_identical_across_runs_and_thread_counts() {
     let dir = std::env::temp_dir().join(format!("spikeq-rec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
-    for p in [&a, &b] {
+    // One thread, then two: the same bytes.
+    for (p, threads) in [(&a, "1"), (&b, "2")] {
         let o = spikeq(&[
             "run",
             "--duration",
             "30",
             "--quiet",
+            "--threads",
+            threads,
             "--record",
             p.to_str().unwrap(),
         ]);

@@ -14,6 +14,7 @@ mod replay;
 mod rk4;
 mod semantics;
 mod simultaneity;
+mod sweep;
 mod threads;
 mod trace_cli;
 mod user_api;
