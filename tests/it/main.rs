@@ -7,6 +7,7 @@ mod conductance;
 mod connectivity;
 mod exp_current;
 mod model_errors;
+mod models;
 mod props;
 mod replay;
 mod rk4;
