@@ -28,6 +28,7 @@
 //! or split. A window with no events is skipped: the next window starts at the next event.
 
 mod block;
+mod crossing_queue;
 mod table;
 
 use crate::Spike;
@@ -40,7 +41,7 @@ use crate::record::SpikeSink;
 use crate::rng::{StreamKind, stream};
 use crate::time::Tick;
 use block::{Block, DriveStream, Segment};
-use priority_queue::PriorityQueue;
+use crossing_queue::CrossingQueue;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use table::DeliveryTable;
@@ -101,7 +102,10 @@ pub struct Simulation {
     table: DeliveryTable,
     blocks: Vec<Block>,
     block_of: Vec<u32>,
-    block_next: Vec<Tick>,
+    /// Each block's next event without recurrent input (blocks with none are absent).
+    block_next: CrossingQueue,
+    /// Blocks to process in the current window.
+    due: Vec<u32>,
     /// (arrival tick, source neuron, global delay-group index).
     spike_queue: BinaryHeap<Reverse<(Tick, u32, u32)>>,
     segments: Vec<Vec<Segment>>,
@@ -220,7 +224,7 @@ impl Simulation {
                     pop: p,
                     first,
                     model,
-                    crossings: PriorityQueue::new(),
+                    crossings: CrossingQueue::new(n),
                     drives,
                     dc,
                     dc_next: 0,
@@ -243,7 +247,13 @@ impl Simulation {
                 first = end;
             }
         }
-        let block_next = blocks.iter().map(|b| b.next_time()).collect();
+        let mut block_next = CrossingQueue::new(blocks.len());
+        for (b, block) in blocks.iter().enumerate() {
+            let t = block.next_time();
+            if t < Tick::MAX {
+                block_next.set(b as u32, t);
+            }
+        }
         let window = net.connectivity.min_delay().unwrap_or(Tick::MAX);
         let block_first: Vec<u32> = blocks.iter().map(|b| b.first).collect();
         let table = DeliveryTable::new(&net.connectivity, &block_of, &block_first);
@@ -254,6 +264,7 @@ impl Simulation {
             blocks,
             block_of,
             block_next,
+            due: Vec::new(),
             spike_queue: BinaryHeap::new(),
             emitted: Vec::new(),
             now: t0,
@@ -307,7 +318,7 @@ impl Simulation {
             .spike_queue
             .peek()
             .map_or(Tick::MAX, |Reverse((t, _, _))| *t);
-        self.block_next.iter().copied().fold(q, Tick::min)
+        q.min(self.block_next.next_tick())
     }
 
     /// Simulates `[now, t_end)`. Runs compose: `run_until(a)` then `run_until(b)` gives the
@@ -338,6 +349,9 @@ impl Simulation {
             self.spike_queue.pop();
             let weight = self.table.same_weight(g).unwrap_or(f32::NAN);
             for s in self.table.segments(g) {
+                if self.segments[s.block as usize].is_empty() {
+                    self.due.push(s.block);
+                }
                 self.segments[s.block as usize].push(Segment {
                     tick: t,
                     start: s.start,
@@ -347,10 +361,21 @@ impl Simulation {
             }
         }
         self.emitted.clear();
-        for (b, block) in self.blocks.iter_mut().enumerate() {
-            if self.block_next[b] >= w_end && self.segments[b].is_empty() {
-                continue;
+        // Only blocks with input or a due event are visited: with a tiny minimum delay most
+        // windows hold one spike, and scanning every block per window dominated.
+        while let Some((b, t)) = self.block_next.peek() {
+            if t >= w_end {
+                break;
             }
+            self.block_next.pop();
+            if self.segments[b as usize].is_empty() {
+                self.due.push(b);
+            }
+        }
+        self.due.sort_unstable();
+        for &b in &self.due {
+            let b = b as usize;
+            let block = &mut self.blocks[b];
             block.process(
                 &self.segments[b],
                 &self.table.local,
@@ -358,9 +383,15 @@ impl Simulation {
                 w_end,
                 &mut self.emitted,
             );
-            self.block_next[b] = block.next_time();
+            let next = block.next_time();
+            if next < Tick::MAX {
+                self.block_next.set(b as u32, next);
+            } else {
+                self.block_next.remove(b as u32);
+            }
             self.segments[b].clear();
         }
+        self.due.clear();
         self.emitted.sort_unstable();
     }
 
