@@ -65,6 +65,20 @@ def load(path, seed, overrides=None):
                 pops=pops, drives=drives, projs=projs, rng=rng)
 
 
+def parse_args(argv):
+    """MODEL.toml [seed] [duration_ms] [--bias=POP=LO,HI ...] -> (path, seed, duration or
+    None, {population: (lo, hi)})."""
+    args = [a for a in argv if not a.startswith("--bias=")]
+    over = {}
+    for a in argv:
+        if a.startswith("--bias="):
+            pop, lo_hi = a[len("--bias="):].split("=")
+            over[pop] = tuple(float(x) for x in lo_hi.split(","))
+    seed = int(args[1]) if len(args) > 1 else 1
+    duration = float(args[2]) if len(args) > 2 else None
+    return args[0], seed, duration, over
+
+
 def init_values(v_init, n, rng):
     """v_init (constant or uniform) as n values [mV]."""
     return dist(v_init, n, rng)

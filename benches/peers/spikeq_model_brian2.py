@@ -25,16 +25,10 @@ from brian2 import (NeuronGroup, PoissonInput, SpikeMonitor, Synapses, defaultcl
 import brian2
 import spikeq_model
 
-args = [a for a in sys.argv[1:] if not a.startswith("--bias")]
-over = {}
-for a in sys.argv[1:]:
-    if a.startswith("--bias="):
-        pop, rng_ = a[len("--bias="):].split("=")
-        over[pop] = tuple(float(x) for x in rng_.split(","))
-PATH = args[0]
-SEED = int(args[1]) if len(args) > 1 else 1
+PATH, SEED, T, over = spikeq_model.parse_args(sys.argv[1:])
+
 model = spikeq_model.load(PATH, SEED, over)
-T = float(args[2]) if len(args) > 2 else model["duration"]
+T = T if T is not None else model["duration"]
 BUILD_DIR = os.path.join(tempfile.gettempdir(), f"spikeq_brian2_{model['name']}")
 
 set_device("cpp_standalone", build_on_run=False)
@@ -58,7 +52,7 @@ for p in model["pops"]:
     mons[p["name"]] = SpikeMonitor(g)
 inputs = []
 for d in model["drives"]:
-    # rate per neuron as N independent trains of 1 Hz... here: one train of `rate` each.
+    # one independent Poisson train of `rate` into each neuron
     inp = PoissonInput(groups[d["target"]], "v", N=1, rate=d["rate"] * Hz,
                        weight=f"{d['weight']} * mV * int(not_refractory)")
     inputs.append((inp, d["stop"]))

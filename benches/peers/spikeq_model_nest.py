@@ -19,17 +19,11 @@ os.environ.setdefault("PYNEST_QUIET", "1")
 import nest
 import spikeq_model
 
-args = [a for a in sys.argv[1:] if not a.startswith("--bias")]
-over = {}
-for a in sys.argv[1:]:
-    if a.startswith("--bias="):
-        pop, rng_ = a[len("--bias="):].split("=")
-        over[pop] = tuple(float(x) for x in rng_.split(","))
-PATH = args[0]
-SEED = int(args[1]) if len(args) > 1 else 1
+PATH, SEED, T, over = spikeq_model.parse_args(sys.argv[1:])
+
 DT = 0.1
 model = spikeq_model.load(PATH, SEED, over)
-T = float(args[2]) if len(args) > 2 else model["duration"]
+T = T if T is not None else model["duration"]
 
 nest.verbosity = nest.VerbosityLevel.ERROR
 nest.ResetKernel()
