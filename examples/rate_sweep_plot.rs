@@ -1,7 +1,10 @@
-//! Plots the rate sweep (`benches/rate_sweep.py`): simulation wall time per simulated second
-//! against the mean firing rate, one curve per simulator (median over repetitions).
+//! Plots the rate sweep (`benches/rate_sweep.py`): seconds per simulated second against the
+//! mean firing rate, one curve per simulator (medians over repetitions). The seconds are the
+//! simulators' own simulation-loop wall time (`sim_wall_s`, default) or the whole process's
+//! CPU time (`process_cpu_s`: start-up and network construction included).
 //!
-//! `cargo run --release --example rate_sweep_plot [docs/rate_sweep.csv] [docs/rate_sweep.png]`
+//! `cargo run --release --example rate_sweep_plot [CSV] [PNG] [sim_wall_s|process_cpu_s]`
+//! (defaults `docs/rate_sweep.csv`, `docs/rate_sweep.png`, `sim_wall_s`)
 
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -21,7 +24,7 @@ fn median(v: &mut [f64]) -> f64 {
 /// (tool, drive HI in mV as text) -> (rates, wall s per simulated s).
 type Runs = BTreeMap<(String, String), (Vec<f64>, Vec<f64>)>;
 
-fn read(path: &str) -> Result<Runs, Box<dyn std::error::Error>> {
+fn read(path: &str, metric: &str) -> Result<Runs, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(path)?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().ok_or("empty CSV")?.split(',').collect();
@@ -36,7 +39,7 @@ fn read(path: &str) -> Result<Runs, Box<dyn std::error::Error>> {
         col("hi_mv")?,
         col("duration_ms")?,
         col("mean_rate_hz")?,
-        col("sim_wall_s")?,
+        col(metric)?,
     );
     let mut runs = Runs::new();
     for line in lines.filter(|l| !l.trim().is_empty()) {
@@ -55,8 +58,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let csv = args.first().map_or("docs/rate_sweep.csv", String::as_str);
     let png = args.get(1).map_or("docs/rate_sweep.png", String::as_str);
+    let metric = args.get(2).map_or("sim_wall_s", String::as_str);
+    let y_desc = match metric {
+        "sim_wall_s" => "simulation-loop wall time per simulated second [s]",
+        "process_cpu_s" => "whole-process CPU time per simulated second [s]",
+        _ => return Err(format!("unknown metric {metric}").into()),
+    };
     let mut curves: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-    for ((tool, _), (mut rates, mut walls)) in read(csv)? {
+    for ((tool, _), (mut rates, mut walls)) in read(csv, metric)? {
         curves
             .entry(tool)
             .or_default()
@@ -84,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     chart
         .configure_mesh()
         .x_desc("mean firing rate [Hz]")
-        .y_desc("simulation wall time per simulated second [s]")
+        .y_desc(y_desc)
         .label_style(("sans-serif", 16))
         .draw()?;
     let colors = [RED, BLUE, GREEN, MAGENTA];
