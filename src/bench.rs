@@ -11,13 +11,21 @@ use crate::spec::{Model, SpecError, parse_model};
 use crate::time::Tick;
 
 /// The suite: (case name, embedded model file).
-pub const SUITE: [(&str, &str); 3] = [
+pub const SUITE: [(&str, &str); 5] = [
     ("brunel_delta", include_str!("../models/brunel_delta.toml")),
     (
         "vogels_abbott_cuba",
         include_str!("../models/vogels_abbott_cuba.toml"),
     ),
     ("lowrate_100k", include_str!("../models/lowrate_100k.toml")),
+    (
+        "brette_bench4",
+        include_str!("../models/brette_bench4.toml"),
+    ),
+    (
+        "sparseprop_100k",
+        include_str!("../models/sparseprop_100k.toml"),
+    ),
 ];
 
 /// One benchmark case's figures.

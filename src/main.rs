@@ -57,8 +57,8 @@ enum Command {
         #[command(subcommand)]
         command: TraceCommand,
     },
-    /// Run the fixed, seeded benchmark suite (Brunel, Vogels-Abbott CUBA, low-rate 100k) or
-    /// the given model files; one row per case, optionally as JSON lines.
+    /// Run the fixed, seeded benchmark suite (Brunel, Vogels-Abbott CUBA, low-rate 100k,
+    /// Brette et al. benchmark 4, SparseProp 100k) or the given model files; one row per case, optionally as JSON lines.
     Bench {
         /// Model files to run instead of the built-in suite.
         models: Vec<PathBuf>,

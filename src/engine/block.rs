@@ -1,15 +1,14 @@
 //! One block of neurons and its local event streams: the unit of work inside a window.
 
 use super::Counters;
+use super::crossing_queue::CrossingQueue;
 use crate::Spike;
 use crate::neuron::{Crossing, ModelBlock, NeuronModel, Weights};
 use crate::plasticity::state::PlasticIncoming;
 use crate::time::Tick;
-use priority_queue::PriorityQueue;
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use std::cmp::Reverse;
 
 /// Spikes of one delay group that land in one block: synapses `start..end`, all at `tick`,
 /// all of `weight` unless it is NaN (then each has its own).
@@ -194,7 +193,7 @@ pub(crate) struct Block {
     pub first: u32,
     pub model: ModelBlock,
     /// Predicted threshold crossings (and generators' next spikes), keyed (tick, neuron).
-    pub crossings: PriorityQueue<u32, Reverse<(Tick, u32)>>,
+    pub crossings: CrossingQueue,
     pub drives: Vec<DriveStream>,
     /// Bias steps (tick, change), in time order.
     pub dc: Vec<(Tick, f64)>,
@@ -208,10 +207,7 @@ pub(crate) struct Block {
 impl Block {
     /// The next tick at which something happens here without recurrent input.
     pub fn next_time(&self) -> Tick {
-        let mut t = self
-            .crossings
-            .peek()
-            .map_or(Tick::MAX, |(_, Reverse((t, _)))| *t);
+        let mut t = self.crossings.next_tick();
         for d in &self.drives {
             t = t.min(d.next());
         }
@@ -232,13 +228,10 @@ impl Block {
         match c {
             Crossing::At(t) => {
                 self.counters.predictions += 1;
-                let p = Reverse((t, i));
-                if self.crossings.change_priority(&i, p).is_none() {
-                    self.crossings.push(i, p);
-                }
+                self.crossings.set(i, t);
             }
             Crossing::Now | Crossing::Never => {
-                self.crossings.remove(&i);
+                self.crossings.remove(i);
             }
         }
     }
@@ -246,10 +239,7 @@ impl Block {
     /// The next tick of a predicted crossing, a bias step or a drive stream other than the
     /// first: what bounds the first drive stream's fast lane.
     fn next_time_except_lane(&self) -> Tick {
-        let mut t = self
-            .crossings
-            .peek()
-            .map_or(Tick::MAX, |(_, Reverse((t, _)))| *t);
+        let mut t = self.crossings.next_tick();
         for d in self.drives.iter().skip(1) {
             t = t.min(d.next());
         }
@@ -346,7 +336,7 @@ impl Block {
                 self.counters.synaptic_events += (s.end - s.start) as u64;
                 si += 1;
             }
-            while let Some((&i, &Reverse((tc, _)))) = self.crossings.peek() {
+            while let Some((i, tc)) = self.crossings.peek() {
                 if tc != t {
                     debug_assert!(tc > t, "a predicted crossing was skipped");
                     break;

@@ -28,6 +28,7 @@
 //! or split. A window with no events is skipped: the next window starts at the next event.
 
 mod block;
+mod crossing_queue;
 mod partition;
 mod plastic;
 mod table;
@@ -43,8 +44,8 @@ use crate::record::SpikeSink;
 use crate::rng::{StreamKind, stream};
 use crate::time::Tick;
 use block::{Block, DriveStream};
+use crossing_queue::CrossingQueue;
 use partition::Partition;
-use priority_queue::PriorityQueue;
 use table::DeliveryTable;
 
 /// Neurons per block: a block's state (a few arrays of 1024 entries) stays in L1/L2 cache
@@ -254,7 +255,7 @@ impl Simulation {
                     pop: p,
                     first,
                     model,
-                    crossings: PriorityQueue::new(),
+                    crossings: CrossingQueue::new(n),
                     drives,
                     dc,
                     dc_next: 0,

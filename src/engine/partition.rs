@@ -28,6 +28,7 @@
 //! overwrites them at window `k + 2`. One barrier per window, no other synchronisation.
 
 use super::block::{Block, Segment};
+use super::crossing_queue::CrossingQueue;
 use super::table::DeliveryTable;
 use super::{RunError, ThreadStats};
 use crate::Spike;
@@ -47,8 +48,10 @@ pub(crate) struct Partition {
     /// Global index of the first block.
     pub first_block: u32,
     pub blocks: Vec<Block>,
-    /// Per block: its next event time without recurrent input.
-    block_next: Vec<Tick>,
+    /// Each (local) block's next event without recurrent input (blocks with none are absent).
+    block_next: CrossingQueue,
+    /// Local blocks to process in the current window.
+    due: Vec<u32>,
     /// (arrival tick, source neuron, global delay-group index), for groups that reach
     /// this partition's blocks.
     spike_queue: BinaryHeap<Reverse<(Tick, u32, u32)>>,
@@ -72,7 +75,17 @@ impl Partition {
         let ranges = (!whole).then(|| table.segment_ranges(first_block..last));
         Partition {
             first_block,
-            block_next: blocks.iter().map(|b| b.next_time()).collect(),
+            block_next: {
+                let mut q = CrossingQueue::new(blocks.len());
+                for (b, block) in blocks.iter().enumerate() {
+                    let t = block.next_time();
+                    if t < Tick::MAX {
+                        q.set(b as u32, t);
+                    }
+                }
+                q
+            },
+            due: Vec::new(),
             segments: (0..blocks.len()).map(|_| Vec::new()).collect(),
             blocks,
             spike_queue: BinaryHeap::new(),
@@ -89,7 +102,7 @@ impl Partition {
             .spike_queue
             .peek()
             .map_or(Tick::MAX, |Reverse((t, _, _))| *t);
-        self.block_next.iter().copied().fold(q, Tick::min)
+        q.min(self.block_next.next_tick())
     }
 
     /// Processes the window ending at `w_end` (its start is the earliest pending event):
@@ -107,7 +120,11 @@ impl Partition {
                 Some(r) => table.segments_in(r[g as usize]),
             };
             for s in segs {
-                self.segments[(s.block - self.first_block) as usize].push(Segment {
+                let b = (s.block - self.first_block) as usize;
+                if self.segments[b].is_empty() {
+                    self.due.push(b as u32);
+                }
+                self.segments[b].push(Segment {
                     tick: t,
                     start: s.start,
                     end: s.end,
@@ -118,10 +135,21 @@ impl Partition {
             }
         }
         self.emitted.clear();
-        for (b, block) in self.blocks.iter_mut().enumerate() {
-            if self.block_next[b] >= w_end && self.segments[b].is_empty() {
-                continue;
+        // Only blocks with input or a due event are visited: with a tiny minimum delay most
+        // windows hold one spike, and scanning every block per window dominated.
+        while let Some((b, t)) = self.block_next.peek() {
+            if t >= w_end {
+                break;
             }
+            self.block_next.pop();
+            if self.segments[b as usize].is_empty() {
+                self.due.push(b);
+            }
+        }
+        self.due.sort_unstable();
+        for &b in &self.due {
+            let b = b as usize;
+            let block = &mut self.blocks[b];
             block.process(
                 &self.segments[b],
                 &table.local,
@@ -129,9 +157,15 @@ impl Partition {
                 w_end,
                 &mut self.emitted,
             );
-            self.block_next[b] = block.next_time();
+            let next = block.next_time();
+            if next < Tick::MAX {
+                self.block_next.set(b as u32, next);
+            } else {
+                self.block_next.remove(b as u32);
+            }
             self.segments[b].clear();
         }
+        self.due.clear();
         self.emitted.sort_unstable();
     }
 

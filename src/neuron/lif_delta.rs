@@ -39,6 +39,9 @@ pub struct LifDelta {
     u: Vec<f64>,
     v_inf: Vec<f64>,
     ref_end: Vec<Tick>,
+    /// The last `(t, F(t))` computed by [`LifDelta::factor`]: every neuron touched at one tick
+    /// of a block needs the same factor in its threshold check.
+    last_factor: (Tick, f64),
 }
 
 impl LifDelta {
@@ -78,16 +81,22 @@ impl LifDelta {
             u,
             v_inf,
             ref_end: vec![Tick(i64::MIN); bias_mv.len()],
+            last_factor: (Tick(i64::MIN), f64::NAN),
         })
     }
 
     /// `F(t) = exp((t - epoch)/tau_m)`, after moving the epoch forward if `t` is past it.
     #[inline]
     fn factor(&mut self, t: Tick) -> f64 {
+        if t == self.last_factor.0 {
+            return self.last_factor.1;
+        }
         if t - self.epoch >= self.epoch_len {
             self.renormalize(t);
         }
-        super::fast_exp::exp((t - self.epoch).0 as f64 * self.inv_tau_ticks)
+        let f = super::fast_exp::exp((t - self.epoch).0 as f64 * self.inv_tau_ticks);
+        self.last_factor = (t, f);
+        f
     }
 
     /// Applies inputs (local neuron, weight) arriving at `t`.
@@ -122,6 +131,7 @@ impl LifDelta {
 
     #[cold]
     fn renormalize(&mut self, t: Tick) {
+        self.last_factor = (Tick(i64::MIN), f64::NAN);
         while t - self.epoch >= self.epoch_len {
             let d = self.epoch_decay;
             self.u.iter_mut().for_each(|u| *u *= d);
@@ -145,7 +155,10 @@ impl LifDelta {
         Crossing::At(if t >= i64::MAX as f64 {
             Tick::MAX
         } else {
-            Tick(t.ceil() as i64)
+            // `t.ceil()` is a libm call on baseline x86-64: ceil via truncation (which rounds
+            // towards zero: up for a negative `t`, down, then corrected, for a positive one).
+            let tr = t as i64;
+            Tick(tr + i64::from((tr as f64) < t))
         })
     }
 }

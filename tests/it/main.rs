@@ -8,6 +8,7 @@ mod connectivity;
 mod exp_current;
 mod learn;
 mod model_errors;
+mod models;
 mod plasticity;
 mod props;
 mod replay;
