@@ -100,6 +100,8 @@ pub struct RunReport {
     pub window: Tick,
     /// Per thread: its share of the network, busy and waiting time.
     pub threads: Vec<ThreadStats>,
+    /// Sum over windows of the slowest thread's CPU time ([`Simulation::critical_cpu`]).
+    pub critical_cpu: Duration,
 }
 
 impl RunReport {
@@ -192,6 +194,7 @@ pub fn run_network(
         windows: sim.windows(),
         window: sim.window(),
         threads: sim.thread_stats(),
+        critical_cpu: sim.critical_cpu(),
     })
 }
 
@@ -260,6 +263,16 @@ impl fmt::Display for RunReport {
                 th.blocks,
                 th.neurons,
                 100.0 * wait / (busy + wait).max(1e-12)
+            )?;
+        }
+        let cpu: f64 = self.threads.iter().map(|t| t.cpu.as_secs_f64()).sum();
+        let critical = self.critical_cpu.as_secs_f64();
+        if self.threads.len() > 1 && critical > 0.0 {
+            write!(
+                f,
+                "\n  CPU {cpu:.3} s over threads, {critical:.3} s on the slowest thread per window: load balance {:.3}, speedup on idle cores at most {:.2}x",
+                cpu / (self.threads.len() as f64 * critical),
+                cpu / critical
             )?;
         }
         Ok(())

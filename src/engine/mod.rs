@@ -106,6 +106,9 @@ pub struct ThreadStats {
     /// Wall time spent waiting for the other threads at window ends: the synchronisation
     /// overhead (load imbalance plus the barrier itself). Zero on one thread.
     pub wait: std::time::Duration,
+    /// CPU time of the thread while busy (zero where the OS does not report it). On a shared
+    /// machine busy wall time includes time the core ran other processes; this does not.
+    pub cpu: std::time::Duration,
 }
 
 /// A network being simulated.
@@ -119,6 +122,8 @@ pub struct Simulation {
     now: Tick,
     window: Tick,
     windows: u64,
+    /// Sum over windows of the slowest thread's CPU time (see [`Simulation::critical_cpu`]).
+    critical_cpu: std::time::Duration,
 }
 
 impl Simulation {
@@ -290,6 +295,7 @@ impl Simulation {
             now: t0,
             window,
             windows: 0,
+            critical_cpu: std::time::Duration::ZERO,
         })
     }
 
@@ -327,6 +333,15 @@ impl Simulation {
     /// waiting time over all runs so far.
     pub fn thread_stats(&self) -> Vec<ThreadStats> {
         self.parts.iter().map(Partition::stats).collect()
+    }
+
+    /// The sum over windows of the CPU time of the thread that took longest on it: how long
+    /// the runs so far would take on cores free of other work (barrier latency aside). With
+    /// the threads' total CPU time it gives the load balance, `total / (threads × critical)`,
+    /// a figure that other processes on the machine do not disturb. On one thread: its CPU
+    /// time.
+    pub fn critical_cpu(&self) -> std::time::Duration {
+        self.critical_cpu
     }
 
     fn blocks(&self) -> impl Iterator<Item = &Block> {
@@ -373,10 +388,12 @@ impl Simulation {
             );
             self.windows += end.windows;
             self.now = end.now;
+            self.critical_cpu += end.critical_cpu;
             return end.error.map_or(Ok(()), Err);
         }
         // One partition: the same steps on the calling thread, without an exchange.
         let start = std::time::Instant::now();
+        let cpu_start = partition::thread_cpu_time();
         let part = &mut self.parts[0];
         let conn = &self.net.connectivity;
         let mut result = Ok(());
@@ -402,7 +419,9 @@ impl Simulation {
         if result.is_ok() {
             self.now = self.now.max(t_end);
         }
-        part.add_busy(start.elapsed());
+        let cpu = partition::thread_cpu_time().saturating_sub(cpu_start);
+        part.add_busy(start.elapsed(), cpu);
+        self.critical_cpu += cpu;
         result
     }
 }
