@@ -270,9 +270,8 @@ impl fmt::Display for RunReport {
         if self.threads.len() > 1 && critical > 0.0 {
             write!(
                 f,
-                "\n  CPU {cpu:.3} s over threads, {critical:.3} s on the slowest thread per window: load balance {:.3}, speedup on idle cores at most {:.2}x",
-                cpu / (self.threads.len() as f64 * critical),
-                cpu / critical
+                "\n  CPU {cpu:.3} s over threads, {critical:.3} s on the slowest thread per window (the run's length on idle cores): load balance {:.3}",
+                cpu / (self.threads.len() as f64 * critical)
             )?;
         }
         Ok(())
