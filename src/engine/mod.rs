@@ -26,6 +26,16 @@
 //! pops it (delays are ≥ 1 tick and ≥ d_min); ties are broken by data (tick, source, group,
 //! neuron), never by insertion order, so the result does not depend on how work is ordered
 //! or split. A window with no events is skipped: the next window starts at the next event.
+//!
+//! # Threads
+//!
+//! [`Simulation::with_threads`] splits the blocks into *partitions* (contiguous runs of whole
+//! blocks), each with its own spike queue holding the delay groups that reach its blocks.
+//! Every partition runs steps 1-2 for the same window on its own thread; step 3 becomes an
+//! exchange at one barrier per window (see `partition.rs`): each partition queues every
+//! partition's spikes that reach it, all agree on the next window start from the same data,
+//! and the calling thread merges the spikes by (tick, neuron) for the sink. One partition
+//! runs the same steps on the calling thread, with no thread, lock or exchange.
 
 mod block;
 mod partition;
