@@ -58,6 +58,12 @@ pub struct BenchRow {
     pub busy_s: f64,
     /// Time threads spent waiting for each other at window ends, summed \[s\].
     pub sync_wait_s: f64,
+    /// CPU time of the simulation summed over threads \[s\] (0 where not reported).
+    pub cpu_s: f64,
+    /// Sum over windows of the slowest thread's CPU time \[s\]: the simulation's length on
+    /// idle cores; `cpu_s / critical_cpu_s` bounds the speedup, undisturbed by other
+    /// processes on the machine.
+    pub critical_cpu_s: f64,
     /// Wall seconds per simulated second (simulation only).
     pub wall_per_simulated_s: f64,
     /// Synaptic events per wall second.
@@ -134,6 +140,8 @@ pub fn bench_model(
         run_s,
         busy_s: r.threads.iter().map(|t| t.busy.as_secs_f64()).sum(),
         sync_wait_s: r.threads.iter().map(|t| t.wait.as_secs_f64()).sum(),
+        cpu_s: r.threads.iter().map(|t| t.cpu.as_secs_f64()).sum(),
+        critical_cpu_s: r.critical_cpu.as_secs_f64(),
         wall_per_simulated_s: run_s / (duration.as_ms() / 1000.0),
         synaptic_events_per_s: t.synaptic_events as f64 / run_s,
         spikes_per_s: t.spikes as f64 / run_s,
@@ -151,7 +159,7 @@ impl BenchRow {
     /// The table header matching [`BenchRow::table_line`].
     pub fn table_header() -> String {
         format!(
-            "{:<20} {:>9} {:>3} {:>10} {:>8} {:>8} {:>8} {:>12} {:>12} {:>11} {:>9} {:>8} {:>9}",
+            "{:<20} {:>9} {:>3} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9} {:>12} {:>12} {:>11} {:>9} {:>8} {:>9}",
             "case",
             "sim [ms]",
             "thr",
@@ -159,6 +167,8 @@ impl BenchRow {
             "run [s]",
             "busy [s]",
             "wait [s]",
+            "cpu [s]",
+            "crit. cpu",
             "wall/sim s",
             "syn ev/s",
             "spikes/s",
@@ -171,7 +181,7 @@ impl BenchRow {
     /// One aligned table line.
     pub fn table_line(&self) -> String {
         format!(
-            "{:<20} {:>9.1} {:>3} {:>10.3} {:>8.3} {:>8.3} {:>8.3} {:>12.3} {:>12.3e} {:>11.3e} {:>9.2} {:>8.2} {:>9}",
+            "{:<20} {:>9.1} {:>3} {:>10.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>9.3} {:>12.3} {:>12.3e} {:>11.3e} {:>9.2} {:>8.2} {:>9}",
             self.case,
             self.simulated_ms,
             self.threads,
@@ -179,6 +189,8 @@ impl BenchRow {
             self.run_s,
             self.busy_s,
             self.sync_wait_s,
+            self.cpu_s,
+            self.critical_cpu_s,
             self.wall_per_simulated_s,
             self.synaptic_events_per_s,
             self.spikes_per_s,

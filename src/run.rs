@@ -107,6 +107,8 @@ pub struct RunReport {
     pub window: Tick,
     /// Per thread: its share of the network, busy and waiting time.
     pub threads: Vec<ThreadStats>,
+    /// Sum over windows of the slowest thread's CPU time ([`Simulation::critical_cpu`]).
+    pub critical_cpu: Duration,
 }
 
 /// Weight snapshots to take during a run: `(projection, interval)` pairs (see
@@ -270,6 +272,7 @@ pub fn run_network(
         windows: sim.windows(),
         window: sim.window(),
         threads: sim.thread_stats(),
+        critical_cpu: sim.critical_cpu(),
     })
 }
 
@@ -348,6 +351,15 @@ impl fmt::Display for RunReport {
                 th.blocks,
                 th.neurons,
                 100.0 * wait / (busy + wait).max(1e-12)
+            )?;
+        }
+        let cpu: f64 = self.threads.iter().map(|t| t.cpu.as_secs_f64()).sum();
+        let critical = self.critical_cpu.as_secs_f64();
+        if self.threads.len() > 1 && critical > 0.0 {
+            write!(
+                f,
+                "\n  CPU {cpu:.3} s over threads, {critical:.3} s on the slowest thread per window (the run's length on idle cores): load balance {:.3}",
+                cpu / (self.threads.len() as f64 * critical)
             )?;
         }
         Ok(())

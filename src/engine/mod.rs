@@ -26,6 +26,16 @@
 //! pops it (delays are ≥ 1 tick and ≥ d_min); ties are broken by data (tick, source, group,
 //! neuron), never by insertion order, so the result does not depend on how work is ordered
 //! or split. A window with no events is skipped: the next window starts at the next event.
+//!
+//! # Threads
+//!
+//! [`Simulation::with_threads`] splits the blocks into *partitions* (contiguous runs of whole
+//! blocks), each with its own spike queue holding the delay groups that reach its blocks.
+//! Every partition runs steps 1-2 for the same window on its own thread; step 3 becomes an
+//! exchange at one barrier per window (see `partition.rs`): each partition queues every
+//! partition's spikes that reach it, all agree on the next window start from the same data,
+//! and the calling thread merges the spikes by (tick, neuron) for the sink. One partition
+//! runs the same steps on the calling thread, with no thread, lock or exchange.
 
 mod block;
 mod crossing_queue;
@@ -118,6 +128,9 @@ pub struct ThreadStats {
     /// Wall time spent waiting for the other threads at window ends: the synchronisation
     /// overhead (load imbalance plus the barrier itself). Zero on one thread.
     pub wait: std::time::Duration,
+    /// CPU time of the thread while busy (zero where the OS does not report it). On a shared
+    /// machine busy wall time includes time the core ran other processes; this does not.
+    pub cpu: std::time::Duration,
 }
 
 /// A network being simulated.
@@ -133,6 +146,8 @@ pub struct Simulation {
     windows: u64,
     /// Synaptic normalisations of plastic projections, applied between windows.
     normalize: Vec<plastic::NormalizeSchedule>,
+    /// Sum over windows of the slowest thread's CPU time (see [`Simulation::critical_cpu`]).
+    critical_cpu: std::time::Duration,
 }
 
 impl Simulation {
@@ -307,6 +322,7 @@ impl Simulation {
             window,
             windows: 0,
             normalize,
+            critical_cpu: std::time::Duration::ZERO,
         })
     }
 
@@ -344,6 +360,15 @@ impl Simulation {
     /// waiting time over all runs so far.
     pub fn thread_stats(&self) -> Vec<ThreadStats> {
         self.parts.iter().map(Partition::stats).collect()
+    }
+
+    /// The sum over windows of the CPU time of the thread that took longest on it: how long
+    /// the runs so far would take on cores free of other work (barrier latency aside). With
+    /// the threads' total CPU time it gives the load balance, `total / (threads × critical)`,
+    /// a figure that other processes on the machine do not disturb. On one thread: its CPU
+    /// time.
+    pub fn critical_cpu(&self) -> std::time::Duration {
+        self.critical_cpu
     }
 
     fn blocks(&self) -> impl Iterator<Item = &Block> {
@@ -408,10 +433,12 @@ impl Simulation {
             );
             self.windows += end.windows;
             self.now = end.now;
+            self.critical_cpu += end.critical_cpu;
             return end.error.map_or(Ok(()), Err);
         }
         // One partition: the same steps on the calling thread, without an exchange.
         let start = std::time::Instant::now();
+        let cpu_start = partition::thread_cpu_time();
         let part = &mut self.parts[0];
         let conn = &self.net.connectivity;
         let mut result = Ok(());
@@ -437,7 +464,9 @@ impl Simulation {
         if result.is_ok() {
             self.now = self.now.max(t_end);
         }
-        part.add_busy(start.elapsed());
+        let cpu = partition::thread_cpu_time().saturating_sub(cpu_start);
+        part.add_busy(start.elapsed(), cpu);
+        self.critical_cpu += cpu;
         result
     }
 }

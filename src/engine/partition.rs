@@ -65,6 +65,8 @@ pub(crate) struct Partition {
     /// Time spent working (windows, scheduling, recording) and waiting at the barrier.
     busy: Duration,
     wait: Duration,
+    /// CPU time of the thread while working.
+    cpu: Duration,
 }
 
 impl Partition {
@@ -93,6 +95,7 @@ impl Partition {
             ranges,
             busy: Duration::ZERO,
             wait: Duration::ZERO,
+            cpu: Duration::ZERO,
         }
     }
 
@@ -192,9 +195,10 @@ impl Partition {
         earliest
     }
 
-    /// Adds the wall time of a run without threads (all of it is work).
-    pub fn add_busy(&mut self, d: Duration) {
-        self.busy += d;
+    /// Adds the wall and CPU time of a run without threads (all of it is work).
+    pub fn add_busy(&mut self, wall: Duration, cpu: Duration) {
+        self.busy += wall;
+        self.cpu += cpu;
     }
 
     /// What this partition holds and how its time was spent.
@@ -204,6 +208,7 @@ impl Partition {
             neurons: self.blocks.iter().map(|b| b.model.len() as u32).sum(),
             busy: self.busy,
             wait: self.wait,
+            cpu: self.cpu,
         }
     }
 }
@@ -247,6 +252,8 @@ struct Outbox {
     next: Tick,
     /// Set by the sink's thread when recording failed: every thread stops after reading it.
     stop: bool,
+    /// CPU time the partition's thread spent on the window.
+    cpu: Duration,
 }
 
 /// A barrier that spins briefly before sleeping (windows are often shorter than a sleeping
@@ -342,6 +349,9 @@ pub(crate) struct RunEnd {
     pub windows: u64,
     pub now: Tick,
     pub error: Option<RunError>,
+    /// Sum over windows of the largest CPU time a thread spent on the window: the run's
+    /// length on idle cores, barrier latency aside (read on the sink's thread only).
+    pub critical_cpu: Duration,
 }
 
 /// Simulates `[start, t_end)` with one thread per partition (the calling thread runs the
@@ -360,6 +370,7 @@ pub(crate) fn run_threads(
             spikes: Vec::new(),
             next,
             stop: false,
+            cpu: Duration::ZERO,
         })
     };
     let shared = Shared {
@@ -408,18 +419,23 @@ fn worker(
     let mut error = None;
     let mut merged = Vec::new();
     let mut stop = false;
+    let mut critical_cpu = Duration::ZERO;
     let mut t_busy = Instant::now();
+    let mut cpu_start = thread_cpu_time();
     loop {
         let mut next = Tick::MAX;
+        let mut slowest = Duration::ZERO;
         merged.clear();
         for ob in &sh.outboxes {
             let o = ob[cur].read().unwrap_or_else(|e| e.into_inner());
             next = next.min(o.next).min(part.schedule(sh.conn, &o.spikes));
             stop |= o.stop;
+            slowest = slowest.max(o.cpu);
             if sink.is_some() {
                 merged.extend_from_slice(&o.spikes);
             }
         }
+        critical_cpu += slowest;
         if let (Some(sink), Some(t0), false) = (sink.as_deref_mut(), last_t0, stop) {
             // Partitions hold increasing neuron ranges: the merge is a sort of runs.
             merged.sort_unstable();
@@ -440,6 +456,8 @@ fn worker(
         windows += 1;
         now = w_end;
         last_t0 = Some(t0);
+        let cpu_end = thread_cpu_time();
+        part.cpu += cpu_end - cpu_start;
         {
             let mut o = sh.outboxes[me][1 - cur]
                 .write()
@@ -447,20 +465,42 @@ fn worker(
             std::mem::swap(&mut o.spikes, &mut part.emitted);
             o.next = part.next_event_time();
             o.stop = error.is_some();
+            o.cpu = cpu_end - cpu_start;
         }
         let t_wait = Instant::now();
         part.busy += t_wait - t_busy;
         sh.barrier.wait();
         t_busy = Instant::now();
+        cpu_start = thread_cpu_time();
         part.wait += t_busy - t_wait;
         cur = 1 - cur;
     }
     part.busy += t_busy.elapsed();
+    part.cpu += thread_cpu_time().saturating_sub(cpu_start);
     RunEnd {
         windows,
         now,
         error,
+        critical_cpu,
     }
+}
+
+/// CPU time used by the calling thread so far (zero where the OS does not say). Unlike wall
+/// time, it does not grow while other processes hold the core, so it measures work and
+/// balance on a shared machine.
+pub(crate) fn thread_cpu_time() -> Duration {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; the call writes only into it.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
+            return Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+        }
+    }
+    Duration::ZERO
 }
 
 #[cfg(test)]
