@@ -15,6 +15,23 @@ use crate::time::Tick;
 /// even for products of two factors).
 const RENORM_AT: f64 = 200.0;
 
+/// How many incoming synapses ahead [`PlasticIncoming::on_post`] prefetches weights.
+const PREFETCH_AHEAD: usize = 32;
+
+/// Asks the CPU to bring `p`'s cache line closer; never dereferences `p`.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch never dereferences `p`
+        // (any address is allowed).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Exponential growth factors `exp((t - epoch) / tau)` of one tick.
 #[derive(Clone, Copy, Debug, Default)]
 struct Factors {
@@ -205,17 +222,6 @@ impl PlasticIncoming {
         self.factors_at = Tick(i64::MIN);
     }
 
-    /// Applies a change to slot `slot`: to the weight (clipped), or to the eligibility trace
-    /// under reward modulation.
-    #[inline]
-    fn apply(&mut self, slot: usize, dw: f64, c_up: f64) {
-        if self.elig.is_empty() {
-            self.weights[slot] = (self.weights[slot] + dw).clamp(self.rule.w_min, self.rule.w_max);
-        } else {
-            self.elig[slot] += dw * c_up;
-        }
-    }
-
     /// A spike of stream `seg` arrives at `t` at the synapses whose local targets are
     /// `local`: fills [`Self::scratch`] with the weights to deliver (those before this
     /// arrival's update), depresses each synapse from its target's post trace, then
@@ -228,15 +234,28 @@ impl PlasticIncoming {
         let triplet = self.rule.triplet.is_some();
         let r2_before = if triplet { self.r2[s] / up.r2 } else { 0.0 };
         let inv_o1 = 1.0 / up.o1;
+        let n = local.len();
+        let ws = &mut self.weights[first..first + n];
+        // The weights delivered are those before this arrival's update.
         self.scratch.clear();
-        for (k, &tgt) in local.iter().enumerate() {
-            let slot = first + k;
-            let w = self.weights[slot];
-            self.scratch.push(w as f32);
-            let o1 = self.o1[tgt as usize] * inv_o1;
-            if o1 != 0.0 {
-                let dw = self.rule.on_pre(w, o1, r2_before);
-                self.apply(slot, dw, up.c);
+        self.scratch.extend(ws.iter().map(|&w| w as f32));
+        // Hot loop on local slices: nothing in it reloads through `self`.
+        let (rule, o1s) = (&self.rule, &self.o1[..]);
+        if self.elig.is_empty() {
+            let (lo, hi) = (rule.w_min, rule.w_max);
+            for (w, &tgt) in ws.iter_mut().zip(local) {
+                let o1 = o1s[tgt as usize] * inv_o1;
+                if o1 != 0.0 {
+                    *w = (*w + rule.on_pre(*w, o1, r2_before)).clamp(lo, hi);
+                }
+            }
+        } else {
+            let es = &mut self.elig[first..first + n];
+            for ((w, e), &tgt) in ws.iter().zip(es.iter_mut()).zip(local) {
+                let o1 = o1s[tgt as usize] * inv_o1;
+                if o1 != 0.0 {
+                    *e += rule.on_pre(*w, o1, r2_before) * up.c;
+                }
             }
         }
         self.updates += local.len() as u64;
@@ -265,12 +284,26 @@ impl PlasticIncoming {
         let o2_before = if triplet { self.o2[i] / up.o2 } else { 0.0 };
         let inv_r1 = 1.0 / up.r1;
         let (a, b) = (self.in_start[i] as usize, self.in_start[i + 1] as usize);
-        for k in a..b {
-            let (slot, seg) = (self.in_slot[k] as usize, self.in_seg[k] as usize);
-            let r1 = self.r1[seg] * inv_r1;
+        let (slots, segs) = (&self.in_slot[a..b], &self.in_seg[a..b]);
+        let (rule, r1s) = (&self.rule, &self.r1[..]);
+        let weights = &mut self.weights[..];
+        let (lo, hi) = (rule.w_min, rule.w_max);
+        let reward = !self.elig.is_empty();
+        for (k, (&slot, &seg)) in slots.iter().zip(segs).enumerate() {
+            // A neuron's incoming synapses are scattered over the block's weights (which are
+            // laid out by presynaptic stream, for delivery): fetch a few ahead.
+            if let Some(&ahead) = slots.get(k + PREFETCH_AHEAD) {
+                prefetch(weights.as_ptr().wrapping_add(ahead as usize));
+            }
+            let (slot, seg) = (slot as usize, seg as usize);
+            let r1 = r1s[seg] * inv_r1;
             if r1 != 0.0 {
-                let dw = self.rule.on_post(self.weights[slot], r1, o2_before);
-                self.apply(slot, dw, up.c);
+                let dw = rule.on_post(weights[slot], r1, o2_before);
+                if reward {
+                    self.elig[slot] += dw * up.c;
+                } else {
+                    weights[slot] = (weights[slot] + dw).clamp(lo, hi);
+                }
             }
         }
         self.updates += (b - a) as u64;
