@@ -38,6 +38,7 @@
 //! runs the same steps on the calling thread, with no thread, lock or exchange.
 
 mod block;
+mod block_queue;
 mod crossing_queue;
 mod partition;
 mod plastic;

@@ -28,7 +28,7 @@
 //! overwrites them at window `k + 2`. One barrier per window, no other synchronisation.
 
 use super::block::{Block, Segment};
-use super::crossing_queue::CrossingQueue;
+use super::block_queue::BlockQueue;
 use super::table::DeliveryTable;
 use super::{RunError, ThreadStats};
 use crate::Spike;
@@ -49,7 +49,7 @@ pub(crate) struct Partition {
     pub first_block: u32,
     pub blocks: Vec<Block>,
     /// Each (local) block's next event without recurrent input (blocks with none are absent).
-    block_next: CrossingQueue,
+    block_next: BlockQueue,
     /// Local blocks to process in the current window.
     due: Vec<u32>,
     /// (arrival tick, source neuron, global delay-group index), for groups that reach
@@ -78,7 +78,7 @@ impl Partition {
         Partition {
             first_block,
             block_next: {
-                let mut q = CrossingQueue::new(blocks.len());
+                let mut q = BlockQueue::new(blocks.len());
                 for (b, block) in blocks.iter().enumerate() {
                     let t = block.next_time();
                     if t < Tick::MAX {
