@@ -214,10 +214,6 @@ impl StdpParams {
         };
         let scale = if w_max.is_finite() { w_max } else { 1.0 };
         Some(StdpParams {
-            tau_plus_ms: 16.8,
-            tau_minus_ms: 33.7,
-            a_plus: a2p * scale,
-            a_minus: a2m * scale,
             triplet: Some(TripletParams {
                 tau_x_ms: tx,
                 tau_y_ms: ty,
@@ -225,12 +221,7 @@ impl StdpParams {
                 a3_minus: a3m * scale,
             }),
             pairing,
-            mu_plus: 0.0,
-            mu_minus: 0.0,
-            w_min,
-            w_max,
-            reward: None,
-            normalize: None,
+            ..StdpParams::pair_additive(16.8, 33.7, a2p * scale, a2m * scale, w_min, w_max)
         })
     }
 

@@ -151,18 +151,16 @@ pub(super) fn plasticity(
                 None
             };
             StdpParams {
-                tau_plus_ms: need_t(&p.tau_plus, "tau_plus")?,
-                tau_minus_ms: need_t(&p.tau_minus, "tau_minus")?,
-                a_plus: need_w(&p.a_plus, "a_plus")?,
-                a_minus: need_w(&p.a_minus, "a_minus")?,
                 triplet,
                 pairing,
-                mu_plus: 0.0,
-                mu_minus: 0.0,
-                w_min,
-                w_max,
-                reward: None,
-                normalize: None,
+                ..StdpParams::pair_additive(
+                    need_t(&p.tau_plus, "tau_plus")?,
+                    need_t(&p.tau_minus, "tau_minus")?,
+                    need_w(&p.a_plus, "a_plus")?,
+                    need_w(&p.a_minus, "a_minus")?,
+                    w_min,
+                    w_max,
+                )
             }
         }
         ("stdp_pair", Some(preset)) => {
