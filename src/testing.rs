@@ -967,6 +967,7 @@ fn assemble(
             allow_autapses: true,
             allow_multapses: true,
             plasticity: None,
+            reward_for: None,
         });
     }
     def

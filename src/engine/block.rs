@@ -314,6 +314,16 @@ impl Block {
                     break;
                 }
                 let (a, b) = (s.start as usize, s.end as usize);
+                if s.plastic_seg == super::table::REWARD {
+                    // Reward, not input: the weight is the reward per spike.
+                    self.plastic[s.plastic_k as usize].reward_neurons(
+                        weights[a] as f64,
+                        t,
+                        &local[a..b],
+                    );
+                    si += 1;
+                    continue;
+                }
                 if s.plastic_k != super::table::STATIC {
                     // Deliver the weights as they were before this arrival's depression.
                     let p = &mut self.plastic[s.plastic_k as usize];

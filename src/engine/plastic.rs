@@ -107,7 +107,61 @@ pub(crate) fn attach(
             });
         }
     }
+    for (j, pr) in net.def.projections.iter().enumerate() {
+        let Some(k) = pr.reward_for else { continue };
+        attach_reward(net, table, blocks, j, k)?;
+    }
     Ok(schedule)
+}
+
+/// Marks reward projection `j`'s segments to deliver reward to plastic projection `k`.
+fn attach_reward(
+    net: &Network,
+    table: &mut DeliveryTable,
+    blocks: &[Block],
+    j: usize,
+    k: usize,
+) -> Result<(), RunError> {
+    let conn = &net.connectivity;
+    let pr = &net.def.projections[j];
+    let fail = |m: String| error(net, j, PlasticityError::Reward(m));
+    let target = net.def.projections.get(k);
+    if !target.is_some_and(|t| t.plasticity.is_some_and(|p| p.reward.is_some())) {
+        return Err(fail(format!(
+            "projection {k} is not a reward-modulated plastic projection"
+        )));
+    }
+    if target.is_some_and(|t| t.to != pr.to) {
+        return Err(fail(format!(
+            "projection {k} ends in another population than this reward projection"
+        )));
+    }
+    if net
+        .def
+        .projections
+        .iter()
+        .enumerate()
+        .any(|(i, q)| i != j && q.from == pr.from && q.to == pr.to)
+    {
+        return Err(fail(
+            "a reward projection must be the only projection between its two populations".into(),
+        ));
+    }
+    for s in net.populations[pr.from].ids() {
+        let g0 = conn.group_start[s as usize];
+        for g in g0..g0 + conn.groups_of(s).len() as u32 {
+            for seg in table.segments_mut(g) {
+                let block = &blocks[seg.block as usize];
+                if block.pop != pr.to {
+                    continue;
+                }
+                let state = block.plastic.iter().position(|p| p.proj == k);
+                seg.plastic_k = state.expect("every block of the target population has it") as u32;
+                seg.plastic_seg = super::table::REWARD;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_bounds(rule: &StdpParams, weights: &[f32]) -> Result<(), PlasticityError> {

@@ -29,6 +29,10 @@ pub(crate) struct TableSegment {
 /// `TableSegment::plastic_k` of a segment whose weights never change.
 pub(crate) const STATIC: u32 = u32::MAX;
 
+/// `TableSegment::plastic_seg` of a reward projection's segment: its spikes deliver reward
+/// to the plastic state `plastic_k` of its targets instead of input.
+pub(crate) const REWARD: u32 = u32::MAX;
+
 #[derive(Debug, Default)]
 pub(crate) struct DeliveryTable {
     /// Segments of global delay group `g`: `segs[seg_start[g]..seg_start[g + 1]]`.

@@ -184,6 +184,12 @@ pub struct ProjectionDef {
     /// Spike-timing-dependent plasticity of the projection's weights; `None` for static.
     #[serde(default)]
     pub plasticity: Option<crate::plasticity::StdpParams>,
+    /// A reward projection: its spikes carry no input. A spike arriving through one of its
+    /// synapses delivers a reward, the synapse's weight, to the incoming synapses of its
+    /// target neuron in reward-modulated projection `k` (index into the projections), which
+    /// must end in the same population: `w += reward * eligibility` for each.
+    #[serde(default)]
+    pub reward_for: Option<usize>,
 }
 
 /// A whole network description: plain data, not yet built.
@@ -286,6 +292,11 @@ impl NetworkBuilder {
         Self::default()
     }
 
+    /// Continues building from a description (e.g. one read from a model file).
+    pub fn from_def(def: NetworkDef) -> Self {
+        NetworkBuilder { def }
+    }
+
     /// Adds a population (initial potential `v_rest` or 0, no bias); returns its id.
     pub fn population(&mut self, name: &str, size: u32, kind: NeuronKind) -> PopulationId {
         let v0 = match &kind {
@@ -354,8 +365,36 @@ impl NetworkBuilder {
             allow_autapses: false,
             allow_multapses: true,
             plasticity: None,
+            reward_for: None,
         });
         self.def.projections.last_mut().expect("just pushed")
+    }
+
+    /// Adds a reward projection from `from` onto the target population of reward-modulated
+    /// projection `plastic`: each spike of a source neuron delivers `amount` of reward,
+    /// `delay_ms` later, to the plastic synapses of every target neuron (see
+    /// [`ProjectionDef::reward_for`]).
+    pub fn reward(
+        &mut self,
+        from: PopulationId,
+        plastic: usize,
+        amount: f64,
+        delay_ms: f64,
+    ) -> &mut ProjectionDef {
+        let to = self
+            .def
+            .projections
+            .get(plastic)
+            .map_or(usize::MAX, |p| p.to);
+        let pr = self.connect(
+            from,
+            to,
+            ConnectRule::AllToAll,
+            Dist::Const(amount),
+            Dist::Const(delay_ms),
+        );
+        pr.reward_for = Some(plastic);
+        pr
     }
 
     /// The description built so far.

@@ -167,6 +167,9 @@ pub enum PlasticityError {
     /// The target population's model accepts no input.
     #[error("the target population `{0}` is a generator and has no synapses to learn")]
     GeneratorTarget(String),
+    /// A reward projection that does not fit its plastic projection.
+    #[error("reward projection: {0}")]
+    Reward(String),
     /// A normalisation interval that is not positive.
     #[error("normalize.every must be positive")]
     NormalizeInterval,

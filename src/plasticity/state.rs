@@ -336,6 +336,26 @@ impl PlasticIncoming {
         }
     }
 
+    /// A reward `amount` at `t` for the incoming synapses of local neurons `targets` only:
+    /// each of their weights changes by `amount · c(t)`, then is clipped.
+    pub fn reward_neurons(&mut self, amount: f64, t: Tick, targets: &[u16]) {
+        if self.elig.is_empty() || amount == 0.0 {
+            return;
+        }
+        let inv_c = 1.0 / self.factors(t).c;
+        let (lo, hi) = (self.rule.w_min, self.rule.w_max);
+        for &i in targets {
+            let (a, b) = (
+                self.in_start[i as usize] as usize,
+                self.in_start[i as usize + 1] as usize,
+            );
+            for &slot in &self.in_slot[a..b] {
+                let w = &mut self.weights[slot as usize];
+                *w = (*w + amount * self.elig[slot as usize] * inv_c).clamp(lo, hi);
+            }
+        }
+    }
+
     /// Eligibility of every slot at `t` (zeros without reward modulation).
     pub fn eligibility(&mut self, t: Tick) -> Vec<f64> {
         if self.elig.is_empty() {

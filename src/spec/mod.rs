@@ -194,6 +194,8 @@ struct ProjectionSpec {
     plasticity: Option<plasticity::PlasticitySpec>,
     /// Interval of weight snapshots (plastic projections only).
     record_weights: Option<Spanned<Time>>,
+    /// Makes this a reward projection for the plastic projection from this population.
+    reward_for: Option<Spanned<String>>,
 }
 
 /// Where spans become line:column, and where relative file names start.
@@ -347,6 +349,7 @@ pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model
     }
     let mut projection_places = Vec::with_capacity(file.projection.len());
     let mut weight_records = Vec::new();
+    let mut rewards: Vec<(usize, Spanned<String>)> = Vec::new();
     for pr in &file.projection {
         projection_places.push(ctx.err(pr.from.span(), String::new()));
         let from = lookup(&pr.from)?;
@@ -424,7 +427,27 @@ pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model
             return Err(ctx.err(pr.delay.span(), format!("delay must be at least one tick (1 ns); this one can be {min_delay} ms (give a normal distribution a `min`)")));
         }
         // Conductance-based targets take weights in leak-conductance units ("0.01 gL").
-        let weight = if matches!(net.populations[to].kind, NeuronKind::LifCond(..)) {
+        if let (Some(r), Some(_)) = (&pr.reward_for, &pr.plasticity) {
+            return Err(ctx.err(
+                r.span(),
+                "a reward projection carries reward, not input: it cannot be plastic itself",
+            ));
+        }
+        let weight = if let Some(r) = &pr.reward_for {
+            // A reward projection's weight is the reward per spike: a plain number.
+            let amount = match pr.weight.get_ref() {
+                toml::Value::Float(x) => *x,
+                toml::Value::Integer(x) => *x as f64,
+                _ => {
+                    return Err(ctx.err(
+                        pr.weight.span(),
+                        "the weight of a reward projection is the reward per spike, a plain number",
+                    ));
+                }
+            };
+            rewards.push((net.projections.len(), r.clone()));
+            Dist::Const(amount)
+        } else if matches!(net.populations[to].kind, NeuronKind::LifCond(..)) {
             weight_dist::<quantity::ConductanceDim>(&ctx, &pr.weight)?
         } else {
             weight_dist::<VoltageDim>(&ctx, &pr.weight)?
@@ -473,7 +496,45 @@ pub fn parse_model_in(text: &str, origin: &str, base_dir: &Path) -> Result<Model
             allow_autapses: pr.autapses.unwrap_or(false),
             allow_multapses: pr.multapses.unwrap_or(true),
             plasticity,
+            reward_for: None,
         });
+    }
+    // Reward projections name the source population of a plastic projection into their own
+    // target population, which may come later in the file.
+    for (j, name) in rewards {
+        let to = net.projections[j].to;
+        let k = net
+            .projections
+            .iter()
+            .position(|q| {
+                q.to == to
+                    && q.plasticity.is_some()
+                    && net.populations[q.from].name == *name.get_ref()
+            })
+            .ok_or_else(|| {
+                ctx.err(
+                    name.span(),
+                    format!(
+                        "reward_for: no plastic projection from `{}` to `{}`",
+                        name.get_ref(),
+                        net.populations[to].name
+                    ),
+                )
+            })?;
+        if net.projections[k]
+            .plasticity
+            .and_then(|p| p.reward)
+            .is_none()
+        {
+            return Err(ctx.err(
+                name.span(),
+                format!(
+                    "reward_for: the projection from `{}` has no `reward` in its plasticity",
+                    name.get_ref()
+                ),
+            ));
+        }
+        net.projections[j].reward_for = Some(k);
     }
     // Structural checks that need sizes (degrees, list ranges) run at build time: map them
     // back to their projection's line.

@@ -308,3 +308,35 @@ fn plasticity_errors_name_the_key() {
     .to_string();
     assert!(e.contains("only plastic projections"), "{e}");
 }
+
+#[test]
+fn reward_projections_name_their_plastic_projection() {
+    let plastic = GOOD.replacen(
+        "delay = \"1 ms\"",
+        &PLASTIC.replacen(
+            "w_max = \"1 mV\"",
+            "w_max = \"1 mV\", reward = { tau_c = \"1 s\" }",
+            1,
+        ),
+        1,
+    );
+    let reward = |from: &str, weight: &str| {
+        format!(
+            "{plastic}\n[[population]]\nname = \"D\"\nsize = 1\nmodel = \"regular\"\nperiod = \"100 ms\"\n\n[[projection]]\nfrom = \"D\"\nto = \"A\"\nreward_for = \"{from}\"\nrule = \"all_to_all\"\nweight = {weight}\ndelay = \"1 ms\"\n"
+        )
+    };
+    let m = parse_model(&reward("A", "2.5"), "good.toml").unwrap();
+    assert_eq!(m.network.projections[1].reward_for, Some(0));
+    assert_eq!(
+        m.network.projections[1].weight_mv,
+        spikeq::network::Dist::Const(2.5)
+    );
+    let e = parse_model(&reward("B", "1.0"), "bad.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no plastic projection from `B` to `A`"), "{e}");
+    let e = parse_model(&reward("A", "\"1 mV\""), "bad.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("reward per spike, a plain number"), "{e}");
+}

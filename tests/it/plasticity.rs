@@ -584,3 +584,76 @@ fn stdp_weights_are_identical_for_1_2_3_and_7_partitions() {
         "only {updates} plastic updates over all cases"
     );
 }
+
+/// Reward delivered as events: spikes of a reward projection at `t` change the weights of
+/// the synapses onto their target neurons exactly as `deliver_reward` at `t` would, and only
+/// those of the neurons they reach.
+#[test]
+fn reward_spikes_act_like_a_reward_delivered_at_their_arrival() {
+    let mut rule = unbounded(Pairing::AllToAll, false);
+    rule.reward = Some(RewardParams { tau_c_ms: 300.0 });
+    let pre = vec![vec![10.0, 50.0, 52.0, 90.0], vec![30.0, 70.0, 140.0]];
+    let teach = vec![vec![20.0, 55.0, 100.0], vec![60.0, 95.0, 145.0]];
+    // Reward generator: neuron 0 fires at 149.05 ms; arrival (1 ms later) off the 0.1 ms grid
+    // of every other event.
+    let with_reward = |amount: f64, one_to_one: bool| {
+        let mut s = setup(&pre, &teach, Dist::Const(1.0), 0.5, rule);
+        let mut def = s.net.def.clone();
+        let gen_ = def.populations.len();
+        def.populations.push(spikeq::network::PopulationDef {
+            name: "dopamine".into(),
+            size: 2,
+            kind: NeuronKind::SpikeTimes(vec![vec![ms(149.05)], vec![]]),
+            v_init_mv: Dist::Const(0.0),
+            bias: Dist::Const(0.0),
+        });
+        let mut b = NetworkBuilder::from_def(def);
+        let pr = b.reward(gen_, s.plastic, amount, 1.0);
+        if one_to_one {
+            pr.rule = ConnectRule::OneToOne;
+        }
+        s.net = b.build(3).unwrap();
+        let mut sim = Simulation::new(s.net.clone(), 1).unwrap();
+        sim.run_until(ms(300.0), &mut spikeq::record::NullSink)
+            .unwrap();
+        sim.plastic_weights(s.plastic).unwrap()
+    };
+    // The same reward through the API at the arrival tick.
+    let s = setup(&pre, &teach, Dist::Const(1.0), 0.5, rule);
+    let mut sim = Simulation::new(s.net.clone(), 1).unwrap();
+    sim.run_until(ms(150.05), &mut spikeq::record::NullSink)
+        .unwrap();
+    let before: Vec<f64> = sim
+        .plastic_weights(s.plastic)
+        .unwrap()
+        .iter()
+        .map(|w| w.weight)
+        .collect();
+    sim.deliver_reward(s.plastic, 3.0);
+    sim.run_until(ms(300.0), &mut spikeq::record::NullSink)
+        .unwrap();
+    let api: Vec<f64> = sim
+        .plastic_weights(s.plastic)
+        .unwrap()
+        .iter()
+        .map(|w| w.weight)
+        .collect();
+    let event: Vec<f64> = with_reward(3.0, false).iter().map(|w| w.weight).collect();
+    assert_eq!(api, event, "reward spike = deliver_reward at its arrival");
+    assert!(
+        api.iter().zip(&before).any(|(a, b)| (a - b).abs() > 1e-3),
+        "the reward mattered"
+    );
+    // One to one: only post neuron 0 (id 4) is rewarded.
+    let none = with_reward(0.0, true);
+    let only0 = with_reward(3.0, true);
+    for (a, b) in none.iter().zip(&only0) {
+        if a.target != 4 {
+            assert_eq!(
+                a.weight, b.weight,
+                "post 1 (id 5) is not reached by the reward"
+            );
+        }
+    }
+    assert!(none.iter().zip(&only0).any(|(a, b)| a.weight != b.weight));
+}
