@@ -126,7 +126,7 @@ fn attach_reward(
     let pr = &net.def.projections[j];
     let fail = |m: String| error(net, j, PlasticityError::Reward(m));
     let target = net.def.projections.get(k);
-    if !target.is_some_and(|t| t.plasticity.is_some_and(|p| p.reward.is_some())) {
+    if target.is_none_or(|t| t.plasticity.is_none_or(|p| p.reward.is_none())) {
         return Err(fail(format!(
             "projection {k} is not a reward-modulated plastic projection"
         )));
