@@ -100,6 +100,52 @@ enum LearnCommand {
     /// Evaluate a saved model (from `learn convert --save`) on an IDX data set, as ANN and
     /// converted SNN.
     Eval(EvalArgs),
+    /// Unsupervised STDP with winner-take-all (Diehl & Cook 2015): train the excitatory layer,
+    /// label its neurons on the training set, classify the test set; reports accuracy and cost.
+    Stdp(StdpArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct StdpArgs {
+    /// IDX directory (as for `learn convert`).
+    #[arg(long)]
+    data: PathBuf,
+    /// Excitatory neurons.
+    #[arg(long, default_value_t = 400)]
+    neurons: usize,
+    /// Passes over the training images.
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// Use only the first N training images (training and labelling).
+    #[arg(long)]
+    train: Option<usize>,
+    /// Evaluate only the first N test images.
+    #[arg(long)]
+    test: Option<usize>,
+    /// Input presentation per image [ms] (rest: 150 ms after it).
+    #[arg(long, default_value_t = 350.0)]
+    present_ms: f64,
+    /// Silence after each presentation [ms].
+    #[arg(long, default_value_t = 150.0)]
+    rest_ms: f64,
+    /// Lateral inhibition per excitatory spike [mV] (negative).
+    #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().inhibition_mv, allow_hyphen_values = true)]
+    inhibition_mv: f64,
+    /// Millivolts per Diehl & Cook weight unit.
+    #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().weight_scale_mv)]
+    weight_scale_mv: f64,
+    /// Seed of the initial weights and input spike trains.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Threads for labelling and testing; default: all cores.
+    #[arg(long, value_parser = parse_threads)]
+    threads: Option<usize>,
+    /// Save the trained network (weights, thresholds, labels) to this file.
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Draw the learned receptive fields to this PNG.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -476,6 +522,7 @@ fn learn_command(command: LearnCommand) -> Result<()> {
             );
             learn_report(&model, &train, &test, &a.snn)
         }
+        LearnCommand::Stdp(a) => learn_stdp(&a),
         LearnCommand::Eval(a) => {
             let model = SavedModel::load(&a.model)?;
             let set = data::load_idx_dir(&a.data)?;
@@ -487,6 +534,111 @@ fn learn_command(command: LearnCommand) -> Result<()> {
             )
         }
     }
+}
+
+/// `spikeq learn stdp`: trains, labels, tests and reports (progress on stderr).
+fn learn_stdp(a: &StdpArgs) -> Result<()> {
+    use spikeq::learn::stdp::{self, DcParams};
+    use spikeq::learn::{Dataset, data};
+    let set = data::load_idx_dir(&a.data)?;
+    let mut train = Dataset::from(&set.train);
+    let mut test = Dataset::from(&set.test);
+    if let Some(n) = a.train {
+        train = train.take(n);
+    }
+    if let Some(n) = a.test {
+        test = test.take(n);
+    }
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let p = DcParams {
+        neurons: a.neurons,
+        present_ms: a.present_ms,
+        rest_ms: a.rest_ms,
+        inhibition_mv: a.inhibition_mv,
+        weight_scale_mv: a.weight_scale_mv,
+        seed: a.seed,
+        ..DcParams::default()
+    };
+    eprintln!(
+        "training {} excitatory neurons on {} images for {} epochs",
+        p.neurons,
+        train.len(),
+        a.epochs
+    );
+    let (mut state, ts) = stdp::train(&train, &p, a.epochs, &mut |r| {
+        let acc = r
+            .running_accuracy
+            .map_or("-".to_string(), |x| format!("{:.1}%", 100.0 * x));
+        eprintln!(
+            "  {:>6}/{}  running accuracy {acc}  quiet {}",
+            r.done, r.total, r.quiet
+        );
+    })?;
+    let per = ts.presentations.max(1) as f64;
+    println!(
+        "training: {} images x {} epochs, {:.1} s wall ({:.1} ms/image); per image: {:.0} synaptic ops, {:.0} input + {:.1} excitatory spikes, {:.0} plastic updates; {} of {} presentations quiet (< 5 spikes)",
+        train.len(),
+        a.epochs,
+        ts.wall.as_secs_f64(),
+        1e3 * ts.wall.as_secs_f64() / per,
+        ts.synaptic_events as f64 / per,
+        ts.spikes[0] as f64 / per,
+        ts.spikes[1] as f64 / per,
+        ts.plastic_updates as f64 / per,
+        ts.quiet_presentations,
+        ts.presentations
+    );
+    let lr = stdp::label(&mut state, &train, threads, &|d| {
+        if d % 1000 == 0 {
+            eprintln!("  labelling {d}/{}", train.len())
+        }
+    })?;
+    let labelled = state.labels.iter().filter(|l| l.is_some()).count();
+    println!(
+        "labelling: {} images, {:.1} s wall, {labelled} of {} neurons labelled, training-set accuracy {:.2}%",
+        train.len(),
+        lr.wall.as_secs_f64(),
+        p.neurons,
+        100.0 * stdp::accuracy(&state.labels, &lr, &train)
+    );
+    if let Some(path) = &a.save {
+        spikeq::learn::model::AnyModel::Stdp(state.clone()).save(path)?;
+        eprintln!("saved {}", path.display());
+    }
+    if let Some(path) = &a.plot {
+        stdp::plot_fields(&state.weights_mv, 28, 28, path)?;
+        eprintln!("plotted {}", path.display());
+    }
+    stdp_report(&state, &test, threads)
+}
+
+/// Tests a labelled Diehl & Cook network and prints accuracy and cost per image.
+fn stdp_report(
+    state: &spikeq::learn::stdp::DcState,
+    test: &spikeq::learn::Dataset,
+    threads: usize,
+) -> Result<()> {
+    use spikeq::learn::stdp;
+    let r = stdp::responses(state, test, 2_000_002, threads, &|d| {
+        if d % 1000 == 0 {
+            eprintln!("  testing {d}/{}", test.len())
+        }
+    })?;
+    println!(
+        "test: {} images, accuracy {:.2}%, {:.1} s wall on {threads} threads ({:.2} ms/image); per image: {:.0} synaptic ops, {:.0} input + {:.1} excitatory spikes; {} repetitions at higher rate, {} still quiet",
+        test.len(),
+        100.0 * stdp::accuracy(&state.labels, &r, test),
+        r.wall.as_secs_f64(),
+        1e3 * r.wall.as_secs_f64() / test.len().max(1) as f64,
+        r.synaptic_events_per_sample,
+        r.spikes_per_sample[0],
+        r.spikes_per_sample[1],
+        r.boosts,
+        r.quiet
+    );
+    Ok(())
 }
 
 /// Prints the ANN's test accuracy, the rate-converted SNN's accuracy and cost per checkpoint,
