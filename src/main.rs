@@ -134,6 +134,15 @@ struct StdpArgs {
     /// Millivolts per Diehl & Cook weight unit.
     #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().weight_scale_mv)]
     weight_scale_mv: f64,
+    /// Depression per pre arrival, times the post trace (D&C weight units).
+    #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().nu_pre)]
+    nu_pre: f64,
+    /// Potentiation per post spike, times pre trace and slow post trace (D&C weight units).
+    #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().nu_post)]
+    nu_post: f64,
+    /// Threshold increase per excitatory spike [mV].
+    #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().theta_plus_mv)]
+    theta_plus_mv: f64,
     /// Seed of the initial weights and input spike trains.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -558,6 +567,9 @@ fn learn_stdp(a: &StdpArgs) -> Result<()> {
         rest_ms: a.rest_ms,
         inhibition_mv: a.inhibition_mv,
         weight_scale_mv: a.weight_scale_mv,
+        nu_pre: a.nu_pre,
+        nu_post: a.nu_post,
+        theta_plus_mv: a.theta_plus_mv,
         seed: a.seed,
         ..DcParams::default()
     };
