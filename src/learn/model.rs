@@ -118,6 +118,18 @@ impl SavedModel {
 /// First bytes of a Diehl & Cook (unsupervised STDP) model file.
 pub const MAGIC_STDP: &[u8; 12] = b"spikeq-dc\n\0\0";
 
+/// First bytes of an R-STDP readout model file (with its Diehl & Cook feature layer).
+pub const MAGIC_RSTDP: &[u8; 12] = b"spikeq-rstdp";
+
+/// An R-STDP readout with the feature layer it reads.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RstdpModel {
+    /// The labelled Diehl & Cook layer.
+    pub features: super::stdp::DcState,
+    /// The decision layer.
+    pub readout: super::rstdp::Readout,
+}
+
 /// Any model file `spikeq learn` writes, told apart by its magic bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AnyModel {
@@ -125,6 +137,8 @@ pub enum AnyModel {
     Converted(SavedModel),
     /// A labelled Diehl & Cook network (`learn stdp --save`).
     Stdp(super::stdp::DcState),
+    /// An R-STDP readout over a Diehl & Cook layer (`learn rstdp --save`).
+    Rstdp(RstdpModel),
 }
 
 fn write_with_magic<T: serde::Serialize>(
@@ -147,6 +161,7 @@ impl AnyModel {
         match self {
             AnyModel::Converted(m) => m.save(path),
             AnyModel::Stdp(m) => write_with_magic(path.as_ref(), MAGIC_STDP, m),
+            AnyModel::Rstdp(m) => write_with_magic(path.as_ref(), MAGIC_RSTDP, m),
         }
     }
 
@@ -161,17 +176,29 @@ impl AnyModel {
                 path: path.to_owned(),
                 source,
             })?;
+        let bad = |what: String| LearnError::BadModelFile {
+            path: path.to_owned(),
+            what,
+        };
         if n == 12 && &head == MAGIC_STDP {
-            let bad = |what: String| LearnError::BadModelFile {
-                path: path.to_owned(),
-                what,
-            };
             let bytes = read_capped(path)?;
             let body = check_head(&bytes, MAGIC_STDP).map_err(bad)?;
             let m: super::stdp::DcState = codec::decode_exact(body)
                 .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
             m.check().map_err(bad)?;
             return Ok(AnyModel::Stdp(m));
+        }
+        if n == 12 && &head == MAGIC_RSTDP {
+            let bytes = read_capped(path)?;
+            let body = check_head(&bytes, MAGIC_RSTDP).map_err(bad)?;
+            let m: RstdpModel = codec::decode_exact(body)
+                .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
+            m.features.check().map_err(bad)?;
+            m.readout.check().map_err(bad)?;
+            if m.readout.features != m.features.params.neurons {
+                return Err(bad("the readout does not fit its feature layer".into()));
+            }
+            return Ok(AnyModel::Rstdp(m));
         }
         SavedModel::load(path).map(AnyModel::Converted)
     }

@@ -72,14 +72,14 @@ impl Default for RstdpParams {
         RstdpParams {
             classes: 10,
             per_class: 10,
-            v_th_mv: 1.0,
-            tau_m_ms: 50.0,
+            v_th_mv: 2.0,
+            tau_m_ms: 500.0,
             w_max_mv: 1.0,
             w_init_low: 0.2,
             w_init_high: 0.5,
-            inhibition_mv: -2.0,
+            inhibition_mv: -10.0,
             tau_c_ms: 500.0,
-            learning_rate: 1.0,
+            learning_rate: 30.0,
             present_ms: 350.0,
             rest_ms: 2000.0,
             epochs: 3,
@@ -140,7 +140,9 @@ impl RstdpParams {
             && self.present_ms > 0.0
             && self.rest_ms >= 0.0)
         {
-            return Err(LearnError::Config(format!("bad readout parameters {self:?}")));
+            return Err(LearnError::Config(format!(
+                "bad readout parameters {self:?}"
+            )));
         }
         self.stdp()
             .validate()
@@ -248,7 +250,11 @@ impl DecisionSink {
         for c in 0..p.classes {
             let r = c * p.per_class..(c + 1) * p.per_class;
             let n: u32 = self.counts[r.clone()].iter().sum();
-            let t = self.first_tick[r].iter().copied().min().unwrap_or(Tick::MAX);
+            let t = self.first_tick[r]
+                .iter()
+                .copied()
+                .min()
+                .unwrap_or(Tick::MAX);
             if n > 0 && best.is_none_or(|(_, bn, bt)| n > bn || (n == bn && t < bt)) {
                 best = Some((c, n, t));
             }
@@ -292,7 +298,11 @@ fn build(
 ) -> Result<(Simulation, u32), LearnError> {
     let mut b = NetworkBuilder::new();
     let input = b.population("features", features as u32, NeuronKind::SpikeTimes(trains));
-    let dec = b.population("decision", p.neurons() as u32, NeuronKind::LifDelta(p.lif()));
+    let dec = b.population(
+        "decision",
+        p.neurons() as u32,
+        NeuronKind::LifDelta(p.lif()),
+    );
     b.connect(
         input,
         dec,
@@ -367,7 +377,10 @@ pub fn train(
     for (j, &i) in order.iter().enumerate() {
         let t0 = Tick(period.0 * j as i64);
         sink.reset();
-        sim.run_until(t0 + present + Tick::from_ms(1.0).unwrap_or(Tick::ONE), &mut sink)?;
+        sim.run_until(
+            t0 + present + Tick::from_ms(1.0).unwrap_or(Tick::ONE),
+            &mut sink,
+        )?;
         let decision = sink.decision(p);
         let right = decision == Some(data.labels[i] as usize);
         stats.correct += right as usize;
@@ -449,9 +462,16 @@ pub fn evaluate(
     let n = data.len().min(responses.spikes.len());
     let chunk = n.div_ceil(threads.max(1)).max(1);
     let run = |lo: usize, hi: usize| -> Result<(Vec<Option<usize>>, u64, u64), LearnError> {
-        let spikes: Vec<&[(Tick, u32)]> = (lo..hi).map(|i| responses.spikes[i].as_slice()).collect();
+        let spikes: Vec<&[(Tick, u32)]> =
+            (lo..hi).map(|i| responses.spikes[i].as_slice()).collect();
         let trains = replay(readout.features, &spikes, period);
-        let (mut sim, first) = build(p, readout.features, trains, Some(&readout.weights_mv), false)?;
+        let (mut sim, first) = build(
+            p,
+            readout.features,
+            trains,
+            Some(&readout.weights_mv),
+            false,
+        )?;
         let mut sink = DecisionSink {
             first,
             counts: vec![0; p.neurons()],
@@ -461,7 +481,10 @@ pub fn evaluate(
         for j in 0..hi - lo {
             let t0 = Tick(period.0 * j as i64);
             sink.reset();
-            sim.run_until(t0 + present + Tick::from_ms(1.0).unwrap_or(Tick::ONE), &mut sink)?;
+            sim.run_until(
+                t0 + present + Tick::from_ms(1.0).unwrap_or(Tick::ONE),
+                &mut sink,
+            )?;
             out.push(sink.decision(p));
             sim.run_until(t0 + period, &mut sink)?;
         }

@@ -239,9 +239,7 @@ impl DcState {
     /// Checks shapes and values (for files read back).
     pub fn check(&self) -> Result<(), String> {
         let n = self.params.neurons;
-        if self.weights_mv.len() != n * INPUTS
-            || self.theta_mv.len() != n
-            || self.labels.len() != n
+        if self.weights_mv.len() != n * INPUTS || self.theta_mv.len() != n || self.labels.len() != n
         {
             return Err(format!(
                 "{} weights, {} thresholds, {} labels for {n} neurons",
@@ -466,7 +464,12 @@ pub fn train(
     let mut block_right = 0usize;
     let mut running = None;
     let mut assigned: Vec<Option<u8>> = vec![None; n];
-    let classes = data.labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+    let classes = data
+        .labels
+        .iter()
+        .map(|&l| l as usize + 1)
+        .max()
+        .unwrap_or(0);
     let decay = (-p.period_ms() / p.tau_theta_ms).exp();
     for (j, (_, i)) in order.enumerate() {
         let t_end = Tick(period.0 * (j as i64 + 1));
@@ -478,8 +481,7 @@ pub fn train(
         }
         for &(t, k) in &sink.spikes {
             c[k as usize] += 1;
-            theta[k as usize] +=
-                p.theta_plus_mv * (-(t_end - t).as_ms() / p.tau_theta_ms).exp();
+            theta[k as usize] += p.theta_plus_mv * (-(t_end - t).as_ms() / p.tau_theta_ms).exp();
         }
         if c.iter().sum::<u32>() < p.min_spikes {
             quiet += 1;
@@ -550,6 +552,9 @@ pub struct Responses {
     pub wall: Duration,
 }
 
+/// Per presentation, its excitatory spikes as (time from its start, neuron).
+type PresentationSpikes = Vec<Vec<(Tick, u32)>>;
+
 /// The frozen excitatory layer (see the module docs: thresholds carried by weight scaling):
 /// a network template with an empty input population.
 struct Frozen {
@@ -609,7 +614,7 @@ impl Frozen {
         p: &DcParams,
         samples: &[(usize, &[f32], f64)],
         pass: u64,
-    ) -> Result<(Vec<Vec<(Tick, u32)>>, u64, [u64; 2]), LearnError> {
+    ) -> Result<(PresentationSpikes, u64, [u64; 2]), LearnError> {
         let period = ticks(p.period_ms(), "presentation period")?;
         let present = ticks(p.present_ms, "presentation")?;
         let trains = concatenate(
@@ -669,7 +674,7 @@ pub fn responses(
         .collect();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    type ChunkResult = (usize, Vec<Vec<(Tick, u32)>>, usize, usize, u64, [u64; 2]);
+    type ChunkResult = (usize, PresentationSpikes, usize, usize, u64, [u64; 2]);
     let results: Mutex<Vec<ChunkResult>> = Mutex::new(Vec::new());
     let first_error: Mutex<Option<LearnError>> = Mutex::new(None);
     let work = |lo: usize, hi: usize| -> Result<ChunkResult, LearnError> {
@@ -769,7 +774,12 @@ pub fn responses(
 
 /// Accuracy of `labels` on `responses` to `data`; samples without a decision count as wrong.
 pub fn accuracy(labels: &[Option<u8>], responses: &Responses, data: &Dataset) -> f64 {
-    let classes = data.labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+    let classes = data
+        .labels
+        .iter()
+        .map(|&l| l as usize + 1)
+        .max()
+        .unwrap_or(0);
     let right = responses
         .counts
         .iter()
@@ -815,7 +825,12 @@ pub fn label(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Responses, LearnError> {
     let r = responses(state, train, 1_000_001, threads, progress)?;
-    let classes = train.labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+    let classes = train
+        .labels
+        .iter()
+        .map(|&l| l as usize + 1)
+        .max()
+        .unwrap_or(0);
     state.labels = assign_labels(&r.counts, &train.labels, classes);
     Ok(r)
 }
@@ -834,14 +849,16 @@ pub fn plot_fields(
         what,
     };
     let pixels = width * height;
-    if pixels == 0 || weights_mv.is_empty() || weights_mv.len() % pixels != 0 {
+    if pixels == 0 || weights_mv.is_empty() || !weights_mv.len().is_multiple_of(pixels) {
         return Err(err(format!(
             "{} weights are not whole {width} x {height} tiles",
             weights_mv.len()
         )));
     }
     if path.extension().and_then(|e| e.to_str()) != Some("png") {
-        return Err(err("the plot is written as PNG: use a .png file name".into()));
+        return Err(err(
+            "the plot is written as PNG: use a .png file name".into()
+        ));
     }
     let n = weights_mv.len() / pixels;
     let cols = (n as f64).sqrt().ceil() as usize;
@@ -854,7 +871,11 @@ pub fn plot_fields(
     let draw = |e: &dyn std::fmt::Display| err(e.to_string());
     root.fill(&RGBColor(40, 40, 90)).map_err(|e| draw(&e))?;
     for (k, tile) in weights_mv.chunks(pixels).enumerate() {
-        let max = tile.iter().copied().fold(0f32, f32::max).max(f32::MIN_POSITIVE);
+        let max = tile
+            .iter()
+            .copied()
+            .fold(0f32, f32::max)
+            .max(f32::MIN_POSITIVE);
         let (x0, y0) = (gap + (k % cols) * tw, gap + (k / cols) * th);
         for (i, &w) in tile.iter().enumerate() {
             let g = (255.0 * (w / max).clamp(0.0, 1.0)) as u8;
