@@ -125,6 +125,15 @@ struct RstdpArgs {
     /// Reward scale.
     #[arg(long, default_value_t = spikeq::learn::rstdp::RstdpParams::default().learning_rate)]
     learning_rate: f64,
+    /// Decision neurons' threshold above rest [mV].
+    #[arg(long, default_value_t = spikeq::learn::rstdp::RstdpParams::default().v_th_mv)]
+    threshold_mv: f64,
+    /// Decision neurons' membrane time constant [ms].
+    #[arg(long, default_value_t = spikeq::learn::rstdp::RstdpParams::default().tau_m_ms)]
+    tau_m_ms: f64,
+    /// Inhibition between decision neurons per spike [mV] (negative).
+    #[arg(long, default_value_t = spikeq::learn::rstdp::RstdpParams::default().inhibition_mv, allow_hyphen_values = true)]
+    inhibition_mv: f64,
     /// Use only the first N training images.
     #[arg(long)]
     train: Option<usize>,
@@ -730,6 +739,9 @@ fn learn_rstdp(a: &RstdpArgs) -> Result<()> {
         per_class: a.per_class,
         epochs: a.epochs,
         learning_rate: a.learning_rate,
+        v_th_mv: a.threshold_mv,
+        tau_m_ms: a.tau_m_ms,
+        inhibition_mv: a.inhibition_mv,
         present_ms: features.params.present_ms,
         seed: a.seed,
         ..RstdpParams::default()

@@ -71,18 +71,18 @@ impl Default for RstdpParams {
     fn default() -> Self {
         RstdpParams {
             classes: 10,
-            per_class: 10,
-            v_th_mv: 2.0,
-            tau_m_ms: 500.0,
+            per_class: 1,
+            v_th_mv: 1.0,
+            tau_m_ms: 200.0,
             w_max_mv: 1.0,
             w_init_low: 0.2,
             w_init_high: 0.5,
-            inhibition_mv: -10.0,
+            inhibition_mv: -5.0,
             tau_c_ms: 500.0,
             learning_rate: 30.0,
             present_ms: 350.0,
             rest_ms: 2000.0,
-            epochs: 3,
+            epochs: 5,
             seed: 1,
         }
     }
