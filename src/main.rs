@@ -728,12 +728,7 @@ fn learn_rstdp(a: &RstdpArgs) -> Result<()> {
         test = test.take(n);
     }
     let threads = eval_threads(a.threads);
-    let classes = train
-        .labels
-        .iter()
-        .map(|&l| l as usize + 1)
-        .max()
-        .unwrap_or(0);
+    let classes = stdp::classes(&train);
     let p = RstdpParams {
         classes,
         per_class: a.per_class,

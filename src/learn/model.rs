@@ -45,37 +45,15 @@ impl SavedModel {
 
     /// Reads a model written by [`SavedModel::save`].
     pub fn load(path: impl AsRef<Path>) -> Result<SavedModel, LearnError> {
-        use std::io::Read;
         let path = path.as_ref();
-        let io = |source| LearnError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .map_err(io)?
-            .take(MAX_MODEL_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
         let bad = |what: String| LearnError::BadModelFile {
             path: path.to_owned(),
             what,
         };
-        if bytes.len() as u64 > MAX_MODEL_BYTES {
-            return Err(bad(format!("larger than {MAX_MODEL_BYTES} bytes")));
-        }
-        let head = MAGIC.len() + 4;
-        if bytes.len() < head || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(bad("not a spikeq model file (magic bytes differ)".into()));
-        }
-        let version = u32::from_le_bytes(bytes[MAGIC.len()..head].try_into().expect("4 bytes"));
-        if version != VERSION {
-            return Err(bad(format!(
-                "model file version {version}, this spikeq reads version {VERSION}"
-            )));
-        }
-        let model: SavedModel = codec::decode_exact(&bytes[head..])
-            .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
+        let bytes = read_capped(path)?;
+        let body = check_head(&bytes, MAGIC).map_err(bad)?;
+        let model: SavedModel =
+            codec::decode_exact(body).map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
         model.check().map_err(bad)?;
         Ok(model)
     }

@@ -339,6 +339,15 @@ fn check_inputs(data: &Dataset) -> Result<(), LearnError> {
     }
 }
 
+/// Number of classes of `data`: its largest label plus one.
+pub fn classes(data: &Dataset) -> usize {
+    data.labels
+        .iter()
+        .map(|&l| l as usize + 1)
+        .max()
+        .unwrap_or(0)
+}
+
 /// Labels of neurons from their spike counts: each neuron gets the class for which its
 /// average count per sample is highest (`None` if it never fired). `counts[s][n]`.
 pub fn assign_labels(counts: &[Vec<u32>], labels: &[u8], classes: usize) -> Vec<Option<u8>> {
@@ -464,12 +473,7 @@ pub fn train(
     let mut block_right = 0usize;
     let mut running = None;
     let mut assigned: Vec<Option<u8>> = vec![None; n];
-    let classes = data
-        .labels
-        .iter()
-        .map(|&l| l as usize + 1)
-        .max()
-        .unwrap_or(0);
+    let classes = classes(data);
     let decay = (-p.period_ms() / p.tau_theta_ms).exp();
     for (j, (_, i)) in order.enumerate() {
         let t_end = Tick(period.0 * (j as i64 + 1));
@@ -774,12 +778,7 @@ pub fn responses(
 
 /// Accuracy of `labels` on `responses` to `data`; samples without a decision count as wrong.
 pub fn accuracy(labels: &[Option<u8>], responses: &Responses, data: &Dataset) -> f64 {
-    let classes = data
-        .labels
-        .iter()
-        .map(|&l| l as usize + 1)
-        .max()
-        .unwrap_or(0);
+    let classes = classes(data);
     let right = responses
         .counts
         .iter()
@@ -825,12 +824,7 @@ pub fn label(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Responses, LearnError> {
     let r = responses(state, train, 1_000_001, threads, progress)?;
-    let classes = train
-        .labels
-        .iter()
-        .map(|&l| l as usize + 1)
-        .max()
-        .unwrap_or(0);
+    let classes = classes(train);
     state.labels = assign_labels(&r.counts, &train.labels, classes);
     Ok(r)
 }

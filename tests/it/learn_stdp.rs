@@ -86,3 +86,31 @@ fn rstdp_readout_learns_beyond_chance_and_beyond_its_untrained_self() {
     assert!(test.accuracy() >= 0.15, "{}", test.accuracy());
     assert!(test.accuracy() >= raw_test.accuracy() + 0.05);
 }
+
+#[test]
+fn stdp_and_rstdp_models_round_trip_and_damage_is_refused() {
+    use spikeq::learn::model::{AnyModel, RstdpModel};
+    let f = fixture();
+    let dir = std::env::temp_dir().join(format!("spikeq-stdp-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("dc.model");
+    AnyModel::Stdp(f.trained.clone()).save(&path).unwrap();
+    assert_eq!(
+        AnyModel::load(&path).unwrap(),
+        AnyModel::Stdp(f.trained.clone())
+    );
+    let p = rstdp::RstdpParams::default();
+    let readout = rstdp::untrained(&p, f.trained.params.neurons).unwrap();
+    let m = RstdpModel {
+        features: f.trained.clone(),
+        readout,
+    };
+    let rpath = dir.join("r.model");
+    AnyModel::Rstdp(m.clone()).save(&rpath).unwrap();
+    assert_eq!(AnyModel::load(&rpath).unwrap(), AnyModel::Rstdp(m));
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let e = AnyModel::load(&path).unwrap_err().to_string();
+    assert!(e.contains("corrupt"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
