@@ -125,6 +125,110 @@ enum LearnCommand {
     /// Evaluate a saved model (from `learn convert --save`) on an IDX data set, as ANN and
     /// converted SNN.
     Eval(EvalArgs),
+    /// Unsupervised STDP with winner-take-all (Diehl & Cook 2015): train the excitatory layer,
+    /// label its neurons on the training set, classify the test set; reports accuracy and cost.
+    Stdp(StdpArgs),
+    /// Reward-modulated STDP readout on top of a saved `learn stdp` network: train a spiking
+    /// decision layer with rewards, classify the test set with it; reports accuracy and cost.
+    Rstdp(RstdpArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RstdpArgs {
+    /// IDX directory (as for `learn convert`).
+    #[arg(long)]
+    data: PathBuf,
+    /// The feature layer: a model file written by `learn stdp --save`.
+    #[arg(long)]
+    features: PathBuf,
+    /// Decision neurons per class.
+    #[arg(long, default_value_t = spikeq::learn::rstdp::RstdpParams::default().per_class)]
+    per_class: usize,
+    /// Passes over the training images.
+    #[arg(long, default_value_t = spikeq::learn::rstdp::RstdpParams::default().epochs)]
+    epochs: usize,
+    /// Reward scale.
+    #[arg(long, default_value_t = spikeq::learn::rstdp::RstdpParams::default().learning_rate)]
+    learning_rate: f64,
+    /// Decision neurons' threshold above rest [mV].
+    #[arg(long, default_value_t = spikeq::learn::rstdp::RstdpParams::default().v_th_mv)]
+    threshold_mv: f64,
+    /// Decision neurons' membrane time constant [ms].
+    #[arg(long, default_value_t = spikeq::learn::rstdp::RstdpParams::default().tau_m_ms)]
+    tau_m_ms: f64,
+    /// Inhibition between decision neurons per spike [mV] (negative).
+    #[arg(long, default_value_t = spikeq::learn::rstdp::RstdpParams::default().inhibition_mv, allow_hyphen_values = true)]
+    inhibition_mv: f64,
+    /// Use only the first N training images.
+    #[arg(long)]
+    train: Option<usize>,
+    /// Evaluate only the first N test images.
+    #[arg(long)]
+    test: Option<usize>,
+    /// Seed of the initial readout weights.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Threads for the feature layer and testing; default: all cores.
+    #[arg(long, value_parser = parse_threads)]
+    threads: Option<usize>,
+    /// Save the feature layer with the trained readout to this file.
+    #[arg(long)]
+    save: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct StdpArgs {
+    /// IDX directory (as for `learn convert`).
+    #[arg(long)]
+    data: PathBuf,
+    /// Excitatory neurons.
+    #[arg(long, default_value_t = 400)]
+    neurons: usize,
+    /// Passes over the training images (0: label and test the untrained network).
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// Use only the first N training images (training and labelling).
+    #[arg(long)]
+    train: Option<usize>,
+    /// Evaluate only the first N test images.
+    #[arg(long)]
+    test: Option<usize>,
+    /// Input presentation per image [ms] (rest: 150 ms after it).
+    #[arg(long, default_value_t = 350.0)]
+    present_ms: f64,
+    /// Silence after each presentation [ms].
+    #[arg(long, default_value_t = 150.0)]
+    rest_ms: f64,
+    /// Lateral inhibition per excitatory spike [mV] (negative).
+    #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().inhibition_mv, allow_hyphen_values = true)]
+    inhibition_mv: f64,
+    /// Millivolts per Diehl & Cook weight unit.
+    #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().weight_scale_mv)]
+    weight_scale_mv: f64,
+    /// Depression per pre arrival, times the post trace (D&C weight units).
+    #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().nu_pre)]
+    nu_pre: f64,
+    /// Potentiation per post spike, times pre trace and slow post trace (D&C weight units).
+    #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().nu_post)]
+    nu_post: f64,
+    /// Input rate of a pixel at full intensity [Hz] (D&C: 63.75).
+    #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().max_rate_hz)]
+    max_rate_hz: f64,
+    /// Threshold increase per excitatory spike [mV].
+    #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().theta_plus_mv)]
+    theta_plus_mv: f64,
+    /// Seed of the initial weights and input spike trains.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Threads for labelling and testing; default: all cores.
+    #[arg(long, value_parser = parse_threads)]
+    threads: Option<usize>,
+    /// Save the trained network (weights, thresholds, labels) to this file.
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Draw the learned receptive fields to this PNG.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -522,8 +626,29 @@ fn learn_command(command: LearnCommand) -> Result<()> {
             );
             learn_report(&model, &train, &test, &a.snn)
         }
+        LearnCommand::Stdp(a) => learn_stdp(&a),
+        LearnCommand::Rstdp(a) => learn_rstdp(&a),
         LearnCommand::Eval(a) => {
-            let model = SavedModel::load(&a.model)?;
+            use spikeq::learn::model::AnyModel;
+            let model = match AnyModel::load(&a.model)? {
+                AnyModel::Converted(m) => m,
+                AnyModel::Stdp(state) => {
+                    let set = data::load_idx_dir(&a.data)?;
+                    let mut test = Dataset::from(&set.test);
+                    if let Some(n) = a.snn.test_limit {
+                        test = test.take(n);
+                    }
+                    return stdp_report(&state, &test, eval_threads(a.snn.threads));
+                }
+                AnyModel::Rstdp(m) => {
+                    let set = data::load_idx_dir(&a.data)?;
+                    let mut test = Dataset::from(&set.test);
+                    if let Some(n) = a.snn.test_limit {
+                        test = test.take(n);
+                    }
+                    return rstdp_report(&m, &test, eval_threads(a.snn.threads));
+                }
+            };
             let set = data::load_idx_dir(&a.data)?;
             learn_report(
                 &model,
@@ -533,6 +658,226 @@ fn learn_command(command: LearnCommand) -> Result<()> {
             )
         }
     }
+}
+
+/// `spikeq learn stdp`: trains, labels, tests and reports (progress on stderr).
+fn learn_stdp(a: &StdpArgs) -> Result<()> {
+    use spikeq::learn::stdp::{self, DcParams};
+    use spikeq::learn::{Dataset, data};
+    let set = data::load_idx_dir(&a.data)?;
+    let mut train = Dataset::from(&set.train);
+    let mut test = Dataset::from(&set.test);
+    if let Some(n) = a.train {
+        train = train.take(n);
+    }
+    if let Some(n) = a.test {
+        test = test.take(n);
+    }
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let p = DcParams {
+        neurons: a.neurons,
+        present_ms: a.present_ms,
+        rest_ms: a.rest_ms,
+        inhibition_mv: a.inhibition_mv,
+        weight_scale_mv: a.weight_scale_mv,
+        nu_pre: a.nu_pre,
+        nu_post: a.nu_post,
+        theta_plus_mv: a.theta_plus_mv,
+        max_rate_hz: a.max_rate_hz,
+        seed: a.seed,
+        ..DcParams::default()
+    };
+    eprintln!(
+        "training {} excitatory neurons on {} images for {} epochs",
+        p.neurons,
+        train.len(),
+        a.epochs
+    );
+    // `--epochs 0`: the untrained network (normalised random weights), the baseline.
+    let (mut state, ts) = if a.epochs == 0 {
+        (stdp::untrained(&p)?, stdp::TrainStats::default())
+    } else {
+        stdp::train(&train, &p, a.epochs, &mut |r| {
+            let acc = r
+                .running_accuracy
+                .map_or("-".to_string(), |x| format!("{:.1}%", 100.0 * x));
+            eprintln!(
+                "  {:>6}/{}  running accuracy {acc}  quiet {}",
+                r.done, r.total, r.quiet
+            );
+        })?
+    };
+    let per = ts.presentations.max(1) as f64;
+    println!(
+        "training: {} images x {} epochs, {:.1} s wall ({:.1} ms/image); per image: {:.0} synaptic ops, {:.0} input + {:.1} excitatory spikes, {:.0} plastic updates; {} of {} presentations quiet (< 5 spikes)",
+        train.len(),
+        a.epochs,
+        ts.wall.as_secs_f64(),
+        1e3 * ts.wall.as_secs_f64() / per,
+        ts.synaptic_events as f64 / per,
+        ts.spikes[0] as f64 / per,
+        ts.spikes[1] as f64 / per,
+        ts.plastic_updates as f64 / per,
+        ts.quiet_presentations,
+        ts.presentations
+    );
+    let lr = stdp::label(&mut state, &train, threads, &|d| {
+        if d % 1000 == 0 {
+            eprintln!("  labelling {d}/{}", train.len())
+        }
+    })?;
+    let labelled = state.labels.iter().filter(|l| l.is_some()).count();
+    println!(
+        "labelling: {} images, {:.1} s wall, {labelled} of {} neurons labelled, training-set accuracy {:.2}%",
+        train.len(),
+        lr.wall.as_secs_f64(),
+        p.neurons,
+        100.0 * stdp::accuracy(&state.labels, &lr, &train)
+    );
+    if let Some(path) = &a.save {
+        spikeq::learn::model::AnyModel::Stdp(state.clone()).save(path)?;
+        eprintln!("saved {}", path.display());
+    }
+    if let Some(path) = &a.plot {
+        stdp::plot_fields(&state.weights_mv, 28, 28, path)?;
+        eprintln!("plotted {}", path.display());
+    }
+    stdp_report(&state, &test, threads)
+}
+
+/// `--threads`, or all cores.
+fn eval_threads(threads: Option<usize>) -> usize {
+    threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// `spikeq learn rstdp`: records the feature layer's spikes, trains the readout with rewards,
+/// tests it (progress on stderr).
+fn learn_rstdp(a: &RstdpArgs) -> Result<()> {
+    use spikeq::learn::model::{AnyModel, RstdpModel};
+    use spikeq::learn::rstdp::{self, RstdpParams};
+    use spikeq::learn::{Dataset, data, stdp};
+    let AnyModel::Stdp(features) = AnyModel::load(&a.features)? else {
+        bail!(
+            "{}: not a `learn stdp` model (the feature layer)",
+            a.features.display()
+        );
+    };
+    let set = data::load_idx_dir(&a.data)?;
+    let mut train = Dataset::from(&set.train);
+    if let Some(n) = a.train {
+        train = train.take(n);
+    }
+    let mut test = Dataset::from(&set.test);
+    if let Some(n) = a.test {
+        test = test.take(n);
+    }
+    let threads = eval_threads(a.threads);
+    let classes = stdp::classes(&train);
+    let p = RstdpParams {
+        classes,
+        per_class: a.per_class,
+        epochs: a.epochs,
+        learning_rate: a.learning_rate,
+        v_th_mv: a.threshold_mv,
+        tau_m_ms: a.tau_m_ms,
+        inhibition_mv: a.inhibition_mv,
+        present_ms: features.params.present_ms,
+        seed: a.seed,
+        ..RstdpParams::default()
+    };
+    eprintln!(
+        "recording the feature layer's spikes on {} training images",
+        train.len()
+    );
+    let fr = stdp::responses(&features, &train, 1_000_001, threads, &|_| {})?;
+    println!(
+        "features (training set): {:.1} s wall; per image {:.0} synaptic ops, {:.1} feature spikes",
+        fr.wall.as_secs_f64(),
+        fr.synaptic_events_per_sample,
+        fr.spikes_per_sample[1]
+    );
+    let n = features.params.neurons;
+    let (readout, ts) = rstdp::train(&p, n, &fr, &train, &mut |r| {
+        eprintln!(
+            "  {:>6}/{}  running accuracy {:.1}%",
+            r.done,
+            r.total,
+            100.0 * r.running_accuracy
+        );
+    })?;
+    let per = ts.presentations.max(1) as f64;
+    println!(
+        "readout training: {} images x {} epochs, {:.1} s wall, training accuracy {:.2}%; per image: {:.0} synaptic ops, {:.1} decision spikes, {:.0} plastic (eligibility) updates",
+        train.len(),
+        p.epochs,
+        ts.wall.as_secs_f64(),
+        100.0 * ts.accuracy(),
+        ts.synaptic_events as f64 / per,
+        ts.decision_spikes as f64 / per,
+        ts.plastic_updates as f64 / per
+    );
+    let model = RstdpModel { features, readout };
+    if let Some(path) = &a.save {
+        AnyModel::Rstdp(model.clone()).save(path)?;
+        eprintln!("saved {}", path.display());
+    }
+    rstdp_report(&model, &test, threads)
+}
+
+/// Tests an R-STDP readout with its feature layer and prints accuracy and cost per image.
+fn rstdp_report(
+    m: &spikeq::learn::model::RstdpModel,
+    test: &spikeq::learn::Dataset,
+    threads: usize,
+) -> Result<()> {
+    use spikeq::learn::{rstdp, stdp};
+    let fr = stdp::responses(&m.features, test, 2_000_002, threads, &|_| {})?;
+    let (r, _) = rstdp::evaluate(&m.readout, &fr, test, threads)?;
+    let n = test.len().max(1) as f64;
+    println!(
+        "test: {} images, R-STDP readout accuracy {:.2}% ({} silent), label-assignment accuracy {:.2}%; {:.1} s wall on {threads} threads; per image: {:.0} synaptic ops ({:.0} feature layer + {:.0} readout), {:.0} input + {:.1} feature + {:.1} decision spikes",
+        test.len(),
+        100.0 * r.accuracy(),
+        r.silent,
+        100.0 * stdp::accuracy(&m.features.labels, &fr, test),
+        (fr.wall + r.wall).as_secs_f64(),
+        fr.synaptic_events_per_sample + r.synaptic_events as f64 / n,
+        fr.synaptic_events_per_sample,
+        r.synaptic_events as f64 / n,
+        fr.spikes_per_sample[0],
+        fr.spikes_per_sample[1],
+        r.decision_spikes as f64 / n
+    );
+    Ok(())
+}
+
+/// Tests a labelled Diehl & Cook network and prints accuracy and cost per image.
+fn stdp_report(
+    state: &spikeq::learn::stdp::DcState,
+    test: &spikeq::learn::Dataset,
+    threads: usize,
+) -> Result<()> {
+    use spikeq::learn::stdp;
+    let r = stdp::responses(state, test, 2_000_002, threads, &|d| {
+        if d % 1000 == 0 {
+            eprintln!("  testing {d}/{}", test.len())
+        }
+    })?;
+    println!(
+        "test: {} images, accuracy {:.2}%, {:.1} s wall on {threads} threads ({:.2} ms/image); per image: {:.0} synaptic ops, {:.0} input + {:.1} excitatory spikes; {} repetitions at higher rate, {} still quiet",
+        test.len(),
+        100.0 * stdp::accuracy(&state.labels, &r, test),
+        r.wall.as_secs_f64(),
+        1e3 * r.wall.as_secs_f64() / test.len().max(1) as f64,
+        r.synaptic_events_per_sample,
+        r.spikes_per_sample[0],
+        r.spikes_per_sample[1],
+        r.boosts,
+        r.quiet
+    );
+    Ok(())
 }
 
 /// Prints the ANN's test accuracy, the rate-converted SNN's accuracy and cost per checkpoint,

@@ -19,6 +19,8 @@ pub mod convert;
 pub mod data;
 pub mod encode;
 pub mod model;
+pub mod rstdp;
+pub mod stdp;
 
 use std::path::PathBuf;
 
@@ -102,4 +104,12 @@ pub enum LearnError {
     /// A setting is out of range.
     #[error("{0}")]
     Config(String),
+    /// A plot could not be drawn or written.
+    #[error("{}: {what}", path.display())]
+    Plot {
+        /// The image file.
+        path: PathBuf,
+        /// What failed.
+        what: String,
+    },
 }

@@ -45,37 +45,15 @@ impl SavedModel {
 
     /// Reads a model written by [`SavedModel::save`].
     pub fn load(path: impl AsRef<Path>) -> Result<SavedModel, LearnError> {
-        use std::io::Read;
         let path = path.as_ref();
-        let io = |source| LearnError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .map_err(io)?
-            .take(MAX_MODEL_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
         let bad = |what: String| LearnError::BadModelFile {
             path: path.to_owned(),
             what,
         };
-        if bytes.len() as u64 > MAX_MODEL_BYTES {
-            return Err(bad(format!("larger than {MAX_MODEL_BYTES} bytes")));
-        }
-        let head = MAGIC.len() + 4;
-        if bytes.len() < head || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(bad("not a spikeq model file (magic bytes differ)".into()));
-        }
-        let version = u32::from_le_bytes(bytes[MAGIC.len()..head].try_into().expect("4 bytes"));
-        if version != VERSION {
-            return Err(bad(format!(
-                "model file version {version}, this spikeq reads version {VERSION}"
-            )));
-        }
-        let model: SavedModel = codec::decode_exact(&bytes[head..])
-            .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
+        let bytes = read_capped(path)?;
+        let body = check_head(&bytes, MAGIC).map_err(bad)?;
+        let model: SavedModel =
+            codec::decode_exact(body).map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
         model.check().map_err(bad)?;
         Ok(model)
     }
@@ -113,6 +91,132 @@ impl SavedModel {
         }
         Ok(())
     }
+}
+
+/// First bytes of a Diehl & Cook (unsupervised STDP) model file.
+pub const MAGIC_STDP: &[u8; 12] = b"spikeq-dc\n\0\0";
+
+/// First bytes of an R-STDP readout model file (with its Diehl & Cook feature layer).
+pub const MAGIC_RSTDP: &[u8; 12] = b"spikeq-rstdp";
+
+/// An R-STDP readout with the feature layer it reads.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RstdpModel {
+    /// The labelled Diehl & Cook layer.
+    pub features: super::stdp::DcState,
+    /// The decision layer.
+    pub readout: super::rstdp::Readout,
+}
+
+/// Any model file `spikeq learn` writes, told apart by its magic bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyModel {
+    /// A perceptron for conversion (`learn convert --save`).
+    Converted(SavedModel),
+    /// A labelled Diehl & Cook network (`learn stdp --save`).
+    Stdp(super::stdp::DcState),
+    /// An R-STDP readout over a Diehl & Cook layer (`learn rstdp --save`).
+    Rstdp(RstdpModel),
+}
+
+fn write_with_magic<T: serde::Serialize>(
+    path: &Path,
+    magic: &[u8; 12],
+    value: &T,
+) -> Result<(), LearnError> {
+    let mut bytes = magic.to_vec();
+    bytes.extend_from_slice(&VERSION.to_le_bytes());
+    bytes.extend_from_slice(&codec::encode(value));
+    std::fs::write(path, bytes).map_err(|source| LearnError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+impl AnyModel {
+    /// Writes the model to `path`.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), LearnError> {
+        match self {
+            AnyModel::Converted(m) => m.save(path),
+            AnyModel::Stdp(m) => write_with_magic(path.as_ref(), MAGIC_STDP, m),
+            AnyModel::Rstdp(m) => write_with_magic(path.as_ref(), MAGIC_RSTDP, m),
+        }
+    }
+
+    /// Reads any model file, checking its magic bytes, version and contents.
+    pub fn load(path: impl AsRef<Path>) -> Result<AnyModel, LearnError> {
+        use std::io::Read;
+        let path = path.as_ref();
+        let mut head = [0u8; 12];
+        let n = std::fs::File::open(path)
+            .and_then(|f| f.take(12).read(&mut head))
+            .map_err(|source| LearnError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        let bad = |what: String| LearnError::BadModelFile {
+            path: path.to_owned(),
+            what,
+        };
+        if n == 12 && &head == MAGIC_STDP {
+            let bytes = read_capped(path)?;
+            let body = check_head(&bytes, MAGIC_STDP).map_err(bad)?;
+            let m: super::stdp::DcState = codec::decode_exact(body)
+                .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
+            m.check().map_err(bad)?;
+            return Ok(AnyModel::Stdp(m));
+        }
+        if n == 12 && &head == MAGIC_RSTDP {
+            let bytes = read_capped(path)?;
+            let body = check_head(&bytes, MAGIC_RSTDP).map_err(bad)?;
+            let m: RstdpModel = codec::decode_exact(body)
+                .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
+            m.features.check().map_err(bad)?;
+            m.readout.check().map_err(bad)?;
+            if m.readout.features != m.features.params.neurons {
+                return Err(bad("the readout does not fit its feature layer".into()));
+            }
+            return Ok(AnyModel::Rstdp(m));
+        }
+        SavedModel::load(path).map(AnyModel::Converted)
+    }
+}
+
+/// The bytes of `path`, refused above [`MAX_MODEL_BYTES`].
+fn read_capped(path: &Path) -> Result<Vec<u8>, LearnError> {
+    use std::io::Read;
+    let io = |source| LearnError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_MODEL_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_MODEL_BYTES {
+        return Err(LearnError::BadModelFile {
+            path: path.to_owned(),
+            what: format!("larger than {MAX_MODEL_BYTES} bytes"),
+        });
+    }
+    Ok(bytes)
+}
+
+/// The encoded body after `magic` and a supported version.
+fn check_head<'a>(bytes: &'a [u8], magic: &[u8; 12]) -> Result<&'a [u8], String> {
+    let head = magic.len() + 4;
+    if bytes.len() < head || &bytes[..magic.len()] != magic {
+        return Err("not a spikeq model file (magic bytes differ)".into());
+    }
+    let version = u32::from_le_bytes(bytes[magic.len()..head].try_into().expect("4 bytes"));
+    if version != VERSION {
+        return Err(format!(
+            "model file version {version}, this spikeq reads version {VERSION}"
+        ));
+    }
+    Ok(&bytes[head..])
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod conductance;
 mod connectivity;
 mod exp_current;
 mod learn;
+mod learn_stdp;
 mod model_errors;
 mod models;
 mod plasticity;

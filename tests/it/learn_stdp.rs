@@ -1,0 +1,116 @@
+//! Learning with STDP: Diehl & Cook's unsupervised layer and the R-STDP readout learn on a
+//! small MNIST-10k slice (accuracy far above chance and above the same network untrained).
+
+use spikeq::learn::stdp::{self, DcParams, DcState, Responses};
+use spikeq::learn::{Dataset, data, rstdp};
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// Small settings: 50 neurons, otherwise the published protocol.
+fn small() -> DcParams {
+    DcParams {
+        neurons: 50,
+        ..DcParams::default()
+    }
+}
+
+struct Fixture {
+    train: Dataset,
+    test: Dataset,
+    trained: DcState,
+    train_resp: Responses,
+    test_resp: Responses,
+}
+
+/// Trains once (500 images), labels and records responses for both tests.
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist-10k");
+        let set = data::load_idx_dir(&dir).expect("MNIST-10k beside the checkout");
+        let train = Dataset::from(&set.train).take(500);
+        let test = Dataset::from(&set.test).take(200);
+        let (mut trained, stats) = stdp::train(&train, &small(), 1, &mut |_| {}).unwrap();
+        assert_eq!(stats.presentations, 500);
+        assert!(stats.plastic_updates > 0 && stats.synaptic_events > 0);
+        let train_resp = stdp::label(&mut trained, &train, 2, &|_| {}).unwrap();
+        let test_resp = stdp::responses(&trained, &test, 7, 2, &|_| {}).unwrap();
+        Fixture {
+            train,
+            test,
+            trained,
+            train_resp,
+            test_resp,
+        }
+    })
+}
+
+#[test]
+fn diehl_cook_learns_beyond_chance_and_beyond_its_untrained_self() {
+    let f = fixture();
+    let acc = stdp::accuracy(&f.trained.labels, &f.test_resp, &f.test);
+    let mut raw = stdp::untrained(&small()).unwrap();
+    stdp::label(&mut raw, &f.train, 2, &|_| {}).unwrap();
+    let raw_resp = stdp::responses(&raw, &f.test, 7, 2, &|_| {}).unwrap();
+    let raw_acc = stdp::accuracy(&raw.labels, &raw_resp, &f.test);
+    eprintln!("trained {acc:.3}, untrained {raw_acc:.3}");
+    // Measured: 0.51 trained, 0.23 untrained.
+    assert!(acc >= 0.4, "trained accuracy {acc}");
+    assert!(
+        acc >= raw_acc + 0.15,
+        "trained {acc} vs untrained {raw_acc}"
+    );
+}
+
+#[test]
+fn rstdp_readout_learns_beyond_chance_and_beyond_its_untrained_self() {
+    let f = fixture();
+    // Few images: many passes (a pass over 500 recorded feature patterns costs milliseconds).
+    let p = rstdp::RstdpParams {
+        epochs: 50,
+        ..rstdp::RstdpParams::default()
+    };
+    let n = f.trained.params.neurons;
+    let (readout, stats) = rstdp::train(&p, n, &f.train_resp, &f.train, &mut |_| {}).unwrap();
+    assert!(stats.plastic_updates > 0);
+    let (test, _) = rstdp::evaluate(&readout, &f.test_resp, &f.test, 2).unwrap();
+    let raw = rstdp::untrained(&p, n).unwrap();
+    let (raw_test, _) = rstdp::evaluate(&raw, &f.test_resp, &f.test, 2).unwrap();
+    eprintln!(
+        "readout trained {:.3}, untrained {:.3}",
+        test.accuracy(),
+        raw_test.accuracy()
+    );
+    // Measured with the CLI on the same slice: 0.195 trained, 0.11 untrained. The readout
+    // learns, but far less than label assignment on the same features (0.51): see README.
+    assert!(test.accuracy() >= 0.15, "{}", test.accuracy());
+    assert!(test.accuracy() >= raw_test.accuracy() + 0.05);
+}
+
+#[test]
+fn stdp_and_rstdp_models_round_trip_and_damage_is_refused() {
+    use spikeq::learn::model::{AnyModel, RstdpModel};
+    let f = fixture();
+    let dir = std::env::temp_dir().join(format!("spikeq-stdp-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("dc.model");
+    AnyModel::Stdp(f.trained.clone()).save(&path).unwrap();
+    assert_eq!(
+        AnyModel::load(&path).unwrap(),
+        AnyModel::Stdp(f.trained.clone())
+    );
+    let p = rstdp::RstdpParams::default();
+    let readout = rstdp::untrained(&p, f.trained.params.neurons).unwrap();
+    let m = RstdpModel {
+        features: f.trained.clone(),
+        readout,
+    };
+    let rpath = dir.join("r.model");
+    AnyModel::Rstdp(m.clone()).save(&rpath).unwrap();
+    assert_eq!(AnyModel::load(&rpath).unwrap(), AnyModel::Rstdp(m));
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let e = AnyModel::load(&path).unwrap_err().to_string();
+    assert!(e.contains("corrupt"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
