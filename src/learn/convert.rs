@@ -30,12 +30,10 @@
 use super::ann::{Dense, Mlp};
 use super::encode::SpikeTrains;
 use super::{Dataset, LearnError};
+use crate::Tick;
 use crate::engine::Simulation;
 use crate::network::{ConnectRule, Dist, Network, NetworkBuilder, NeuronKind};
 use crate::neuron::iaf::{IafParams, IafReset};
-use crate::record::SpikeSink;
-use crate::{Spike, Tick};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -111,29 +109,6 @@ pub struct Outcome {
     pub synaptic_events: u64,
     /// Spikes per population since the start: input, hidden layers, output.
     pub spikes: Vec<u64>,
-}
-
-/// Counts output spikes and notes the first one of each output neuron.
-struct OutputSink {
-    first: u32,
-    counts: Vec<u32>,
-    first_tick: Vec<Tick>,
-}
-
-impl SpikeSink for OutputSink {
-    fn record(&mut self, spikes: &[Spike]) -> Result<(), String> {
-        for s in spikes {
-            if let Some(k) = s.neuron.checked_sub(self.first)
-                && let Some(c) = self.counts.get_mut(k as usize)
-            {
-                if *c == 0 {
-                    self.first_tick[k as usize] = s.tick;
-                }
-                *c += 1;
-            }
-        }
-        Ok(())
-    }
 }
 
 impl SpikingClassifier {
@@ -266,11 +241,7 @@ impl SpikingClassifier {
             .expect("an output population")
             .clone();
         let mut sim = Simulation::new(net, 1)?;
-        let mut sink = OutputSink {
-            first: out.first,
-            counts: vec![0; out.size as usize],
-            first_tick: vec![Tick::MAX; out.size as usize],
-        };
+        let mut sink = super::OutputCounts::new(out.first, out.size as usize);
         let mut outcomes = Vec::with_capacity(checkpoints.len());
         for &t in checkpoints {
             sim.run_until(t, &mut sink)?;
@@ -404,59 +375,31 @@ pub fn evaluate(
     let start = Instant::now();
     let n = data.len();
     let pops = classifier.sizes.len();
-    let threads = threads.clamp(1, n.max(1));
-    let chunk = n.div_ceil(threads).max(1);
+    // One sample per range: threads take the next sample when done.
+    let samples: Vec<(usize, usize)> = (0..n).map(|i| (i, i + 1)).collect();
     let done = AtomicUsize::new(0);
     let right_last = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Vec<Outcome>)>> = Mutex::new(Vec::with_capacity(n));
-    let first_error: Mutex<Option<LearnError>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for lo in (0..n).step_by(chunk) {
-            let hi = (lo + chunk).min(n);
-            let (results, first_error, done, right_last) =
-                (&results, &first_error, &done, &right_last);
-            scope.spawn(move || {
-                for i in lo..hi {
-                    if first_error.lock().expect("no poisoned lock").is_some() {
-                        return;
-                    }
-                    let trains = encode(i, &data.inputs[i]);
-                    match classifier.classify(trains, checkpoints) {
-                        Ok(o) => {
-                            let ok = o
-                                .last()
-                                .is_some_and(|o| o.predicted == Some(data.labels[i] as usize));
-                            let r =
-                                right_last.fetch_add(ok as usize, Ordering::Relaxed) + ok as usize;
-                            let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                            results.lock().expect("no poisoned lock").push((i, o));
-                            progress(d, r);
-                        }
-                        Err(e) => {
-                            first_error
-                                .lock()
-                                .expect("no poisoned lock")
-                                .get_or_insert(e);
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = first_error.into_inner().expect("no poisoned lock") {
-        return Err(e);
-    }
-    let mut results = results.into_inner().expect("no poisoned lock");
-    results.sort_by_key(|(i, _)| *i);
+    let results = super::run_chunks(
+        &samples,
+        threads,
+        &|i, _| classifier.classify(encode(i, &data.inputs[i]), checkpoints),
+        &|o: &Vec<Outcome>, (i, _)| {
+            let ok = o
+                .last()
+                .is_some_and(|o| o.predicted == Some(data.labels[i] as usize));
+            let r = right_last.fetch_add(ok as usize, Ordering::Relaxed) + ok as usize;
+            let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+            progress(d, r);
+        },
+    )?;
     let k = checkpoints.len();
     let mut correct = vec![0usize; k];
     let mut silent = vec![0usize; k];
     let mut syn = vec![0f64; k];
     let mut spikes = vec![vec![0f64; pops]; k];
-    for (i, outcomes) in &results {
+    for (i, outcomes) in results.iter().enumerate() {
         for (c, o) in outcomes.iter().enumerate() {
-            correct[c] += (o.predicted == Some(data.labels[*i] as usize)) as usize;
+            correct[c] += (o.predicted == Some(data.labels[i] as usize)) as usize;
             silent[c] += o.predicted.is_none() as usize;
             syn[c] += o.synaptic_events as f64;
             for (p, &s) in o.spikes.iter().enumerate() {

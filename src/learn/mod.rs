@@ -22,6 +22,8 @@ pub mod model;
 pub mod rstdp;
 pub mod stdp;
 
+use crate::record::SpikeSink;
+use crate::{Spike, Tick};
 use std::path::PathBuf;
 
 /// Inputs with their class labels, inputs as values in `[0, 1]`.
@@ -112,4 +114,99 @@ pub enum LearnError {
         /// What failed.
         what: String,
     },
+}
+
+/// Counts the spikes of an output population (neurons `first..first + n`) and notes each
+/// output neuron's first spike: what spiking classifiers decide from.
+#[derive(Clone, Debug)]
+pub(crate) struct OutputCounts {
+    first: u32,
+    /// Spikes per output neuron.
+    pub counts: Vec<u32>,
+    /// First spike per output neuron (`Tick::MAX` if none).
+    pub first_tick: Vec<Tick>,
+}
+
+impl OutputCounts {
+    /// Counters for the `n` output neurons from `first` on.
+    pub fn new(first: u32, n: usize) -> Self {
+        OutputCounts {
+            first,
+            counts: vec![0; n],
+            first_tick: vec![Tick::MAX; n],
+        }
+    }
+
+    /// Forgets every spike (a new presentation).
+    pub fn reset(&mut self) {
+        self.counts.iter_mut().for_each(|c| *c = 0);
+        self.first_tick.iter_mut().for_each(|t| *t = Tick::MAX);
+    }
+}
+
+impl SpikeSink for OutputCounts {
+    fn record(&mut self, spikes: &[Spike]) -> Result<(), String> {
+        for s in spikes {
+            if let Some(k) = s.neuron.checked_sub(self.first)
+                && let Some(c) = self.counts.get_mut(k as usize)
+            {
+                if *c == 0 {
+                    self.first_tick[k as usize] = s.tick;
+                }
+                *c += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `work(lo, hi)` on every range of `chunks` on up to `threads` threads, each thread
+/// taking the next range when it is done (so slow ranges do not hold the others back), and
+/// returns the results in the order of `chunks`, or the first error (ranges not yet started
+/// are then skipped). `done(&result, range)` is called as each range finishes, for progress.
+pub(crate) fn run_chunks<R: Send>(
+    chunks: &[(usize, usize)],
+    threads: usize,
+    work: &(dyn Fn(usize, usize) -> Result<R, LearnError> + Sync),
+    done: &(dyn Fn(&R, (usize, usize)) + Sync),
+) -> Result<Vec<R>, LearnError> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(chunks.len()));
+    let first_error: Mutex<Option<LearnError>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, chunks.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let c = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(lo, hi)) = chunks.get(c) else {
+                        return;
+                    };
+                    if first_error.lock().expect("no poisoned lock").is_some() {
+                        return;
+                    }
+                    match work(lo, hi) {
+                        Ok(r) => {
+                            done(&r, (lo, hi));
+                            results.lock().expect("no poisoned lock").push((c, r));
+                        }
+                        Err(e) => {
+                            first_error
+                                .lock()
+                                .expect("no poisoned lock")
+                                .get_or_insert(e);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().expect("no poisoned lock") {
+        return Err(e);
+    }
+    let mut results = results.into_inner().expect("no poisoned lock");
+    results.sort_by_key(|(c, _)| *c);
+    Ok(results.into_iter().map(|(_, r)| r).collect())
 }

@@ -25,13 +25,12 @@
 //! eligibility.
 
 use super::stdp::Responses;
-use super::{Dataset, LearnError};
+use super::{Dataset, LearnError, OutputCounts};
+use crate::Tick;
 use crate::engine::Simulation;
 use crate::network::{ConnectRule, Dist, NetworkBuilder, NeuronKind};
 use crate::neuron::LifParams;
 use crate::plasticity::{Pairing, RewardParams, StdpParams};
-use crate::record::SpikeSink;
-use crate::{Spike, Tick};
 use std::time::{Duration, Instant};
 
 /// The decision layer and its training.
@@ -215,52 +214,23 @@ pub struct ReadoutProgress {
     pub running_accuracy: f64,
 }
 
-/// Counts decision spikes and notes each neuron's first.
-struct DecisionSink {
-    first: u32,
-    counts: Vec<u32>,
-    first_tick: Vec<Tick>,
-}
-
-impl SpikeSink for DecisionSink {
-    fn record(&mut self, spikes: &[Spike]) -> Result<(), String> {
-        for s in spikes {
-            if let Some(k) = s.neuron.checked_sub(self.first)
-                && let Some(c) = self.counts.get_mut(k as usize)
-            {
-                if *c == 0 {
-                    self.first_tick[k as usize] = s.tick;
-                }
-                *c += 1;
-            }
+/// The class with most decision spikes in `sink`; ties: earlier first spike, then lower
+/// class.
+fn decision(sink: &OutputCounts, p: &RstdpParams) -> Option<usize> {
+    let mut best: Option<(usize, u32, Tick)> = None;
+    for c in 0..p.classes {
+        let r = c * p.per_class..(c + 1) * p.per_class;
+        let n: u32 = sink.counts[r.clone()].iter().sum();
+        let t = sink.first_tick[r]
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(Tick::MAX);
+        if n > 0 && best.is_none_or(|(_, bn, bt)| n > bn || (n == bn && t < bt)) {
+            best = Some((c, n, t));
         }
-        Ok(())
     }
-}
-
-impl DecisionSink {
-    fn reset(&mut self) {
-        self.counts.iter_mut().for_each(|c| *c = 0);
-        self.first_tick.iter_mut().for_each(|t| *t = Tick::MAX);
-    }
-
-    /// The class with most decision spikes; ties: earlier first spike, then lower class.
-    fn decision(&self, p: &RstdpParams) -> Option<usize> {
-        let mut best: Option<(usize, u32, Tick)> = None;
-        for c in 0..p.classes {
-            let r = c * p.per_class..(c + 1) * p.per_class;
-            let n: u32 = self.counts[r.clone()].iter().sum();
-            let t = self.first_tick[r]
-                .iter()
-                .copied()
-                .min()
-                .unwrap_or(Tick::MAX);
-            if n > 0 && best.is_none_or(|(_, bn, bt)| n > bn || (n == bn && t < bt)) {
-                best = Some((c, n, t));
-            }
-        }
-        best.map(|(c, _, _)| c)
-    }
+    best.map(|(c, _, _)| c)
 }
 
 /// The feature spikes of `samples` laid end to end, presentation `k` at `k · period`.
@@ -364,11 +334,7 @@ pub fn train(
         .map(|&i| responses.spikes[i].as_slice())
         .collect();
     let (mut sim, first) = build(p, features, replay(features, &spikes, period), None, true)?;
-    let mut sink = DecisionSink {
-        first,
-        counts: vec![0; p.neurons()],
-        first_tick: vec![Tick::MAX; p.neurons()],
-    };
+    let mut sink = OutputCounts::new(first, p.neurons());
     let mut stats = ReadoutStats {
         presentations: total,
         ..ReadoutStats::default()
@@ -381,7 +347,7 @@ pub fn train(
             t0 + present + Tick::from_ms(1.0).unwrap_or(Tick::ONE),
             &mut sink,
         )?;
-        let decision = sink.decision(p);
+        let decision = decision(&sink, p);
         let right = decision == Some(data.labels[i] as usize);
         stats.correct += right as usize;
         if decision.is_none() {
@@ -472,11 +438,7 @@ pub fn evaluate(
             Some(&readout.weights_mv),
             false,
         )?;
-        let mut sink = DecisionSink {
-            first,
-            counts: vec![0; p.neurons()],
-            first_tick: vec![Tick::MAX; p.neurons()],
-        };
+        let mut sink = OutputCounts::new(first, p.neurons());
         let mut out = Vec::with_capacity(hi - lo);
         for j in 0..hi - lo {
             let t0 = Tick(period.0 * j as i64);
@@ -485,35 +447,23 @@ pub fn evaluate(
                 t0 + present + Tick::from_ms(1.0).unwrap_or(Tick::ONE),
                 &mut sink,
             )?;
-            out.push(sink.decision(p));
+            out.push(decision(&sink, p));
             sim.run_until(t0 + period, &mut sink)?;
         }
         let c = sim.counters();
         Ok((out, c.iter().map(|c| c.synaptic_events).sum(), c[1].spikes))
     };
-    let parts: Vec<Result<_, LearnError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n)
-            .step_by(chunk)
-            .map(|lo| {
-                let run = &run;
-                scope.spawn(move || run(lo, (lo + chunk).min(n)))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(LearnError::Config("a readout thread panicked".into())))
-            })
-            .collect()
-    });
+    let chunks: Vec<(usize, usize)> = (0..n)
+        .step_by(chunk)
+        .map(|lo| (lo, (lo + chunk).min(n)))
+        .collect();
+    let parts = super::run_chunks(&chunks, threads, &run, &|_, _| {})?;
     let mut stats = ReadoutStats {
         presentations: n,
         ..ReadoutStats::default()
     };
     let mut decisions = Vec::with_capacity(n);
-    for part in parts {
-        let (d, syn, sp) = part?;
+    for (d, syn, sp) in parts {
         decisions.extend(d);
         stats.synaptic_events += syn;
         stats.decision_spikes += sp;

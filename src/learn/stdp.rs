@@ -56,7 +56,6 @@ use crate::plasticity::{NormalizeParams, Pairing, StdpParams, TripletParams};
 use crate::record::SpikeSink;
 use crate::rng::{StreamKind, stream_seed};
 use crate::{Spike, Tick};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -676,11 +675,8 @@ pub fn responses(
         .step_by(EVAL_CHUNK)
         .map(|lo| (lo, (lo + EVAL_CHUNK).min(n)))
         .collect();
-    let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     type ChunkResult = (usize, PresentationSpikes, usize, usize, u64, [u64; 2]);
-    let results: Mutex<Vec<ChunkResult>> = Mutex::new(Vec::new());
-    let first_error: Mutex<Option<LearnError>> = Mutex::new(None);
     let work = |lo: usize, hi: usize| -> Result<ChunkResult, LearnError> {
         let items: Vec<(usize, &[f32], f64)> = (lo..hi)
             .map(|i| (i, data.inputs[i].as_slice(), p.max_rate_hz))
@@ -715,39 +711,9 @@ pub fn responses(
             .count();
         Ok((lo, spikes, boosts, still, syn, sp))
     };
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, chunks.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let c = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(lo, hi)) = chunks.get(c) else {
-                        return;
-                    };
-                    if first_error.lock().expect("no poisoned lock").is_some() {
-                        return;
-                    }
-                    match work(lo, hi) {
-                        Ok(r) => {
-                            results.lock().expect("no poisoned lock").push(r);
-                            progress(done.fetch_add(hi - lo, Ordering::Relaxed) + hi - lo);
-                        }
-                        Err(e) => {
-                            first_error
-                                .lock()
-                                .expect("no poisoned lock")
-                                .get_or_insert(e);
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = first_error.into_inner().expect("no poisoned lock") {
-        return Err(e);
-    }
-    let mut results = results.into_inner().expect("no poisoned lock");
-    results.sort_by_key(|r| r.0);
+    let results = super::run_chunks(&chunks, threads, &work, &|_, (lo, hi)| {
+        progress(done.fetch_add(hi - lo, Ordering::Relaxed) + hi - lo);
+    })?;
     let mut out = Responses::default();
     let (mut syn, mut sp) = (0u64, [0u64; 2]);
     for (_, spikes, boosts, still, s, c) in results {
