@@ -32,6 +32,16 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+/// A trace's jump at a spike, in rescaled units (`one` is 1 at the spike's tick): by 1 under
+/// all-to-all pairing, to 1 under nearest-spike pairing.
+#[inline]
+fn jump(pairing: Pairing, trace: &mut f64, one: f64) {
+    match pairing {
+        Pairing::AllToAll => *trace += one,
+        Pairing::Nearest => *trace = one,
+    }
+}
+
 /// Exponential growth factors `exp((t - epoch) / tau)` of one tick.
 #[derive(Clone, Copy, Debug, Default)]
 struct Factors {
@@ -259,19 +269,10 @@ impl PlasticIncoming {
             }
         }
         self.updates += local.len() as u64;
-        match self.rule.pairing {
-            Pairing::AllToAll => {
-                self.r1[s] += up.r1;
-                if triplet {
-                    self.r2[s] += up.r2;
-                }
-            }
-            Pairing::Nearest => {
-                self.r1[s] = up.r1;
-                if triplet {
-                    self.r2[s] = up.r2;
-                }
-            }
+        let pairing = self.rule.pairing;
+        jump(pairing, &mut self.r1[s], up.r1);
+        if triplet {
+            jump(pairing, &mut self.r2[s], up.r2);
         }
     }
 
@@ -307,19 +308,10 @@ impl PlasticIncoming {
             }
         }
         self.updates += (b - a) as u64;
-        match self.rule.pairing {
-            Pairing::AllToAll => {
-                self.o1[i] += up.o1;
-                if triplet {
-                    self.o2[i] += up.o2;
-                }
-            }
-            Pairing::Nearest => {
-                self.o1[i] = up.o1;
-                if triplet {
-                    self.o2[i] = up.o2;
-                }
-            }
+        let pairing = self.rule.pairing;
+        jump(pairing, &mut self.o1[i], up.o1);
+        if triplet {
+            jump(pairing, &mut self.o2[i], up.o2);
         }
     }
 

@@ -623,22 +623,13 @@ fn reward_spikes_act_like_a_reward_delivered_at_their_arrival() {
     let mut sim = Simulation::new(s.net.clone(), 1).unwrap();
     sim.run_until(ms(150.05), &mut spikeq::record::NullSink)
         .unwrap();
-    let before: Vec<f64> = sim
-        .plastic_weights(s.plastic)
-        .unwrap()
-        .iter()
-        .map(|w| w.weight)
-        .collect();
+    let values = |w: Vec<PlasticSynapse>| -> Vec<f64> { w.iter().map(|w| w.weight).collect() };
+    let before = values(sim.plastic_weights(s.plastic).unwrap());
     sim.deliver_reward(s.plastic, 3.0);
     sim.run_until(ms(300.0), &mut spikeq::record::NullSink)
         .unwrap();
-    let api: Vec<f64> = sim
-        .plastic_weights(s.plastic)
-        .unwrap()
-        .iter()
-        .map(|w| w.weight)
-        .collect();
-    let event: Vec<f64> = with_reward(3.0, false).iter().map(|w| w.weight).collect();
+    let api = values(sim.plastic_weights(s.plastic).unwrap());
+    let event = values(with_reward(3.0, false));
     assert_eq!(api, event, "reward spike = deliver_reward at its arrival");
     assert!(
         api.iter().zip(&before).any(|(a, b)| (a - b).abs() > 1e-3),
