@@ -238,14 +238,12 @@ impl Simulation {
         }
         let now = self.now;
         let mut out = Vec::new();
-        for b in self.parts.iter_mut().flat_map(|p| &mut p.blocks) {
-            for p in b.plastic.iter_mut().filter(|p| p.proj == projection) {
-                let c = p.eligibility(now);
-                for s in 0..p.seg_src.len() {
-                    let (a, e) = (p.seg_slot[s] as usize, p.seg_slot[s + 1] as usize);
-                    for (k, slot) in (a..e).enumerate() {
-                        out.push((p.seg_syn[s] + k as u32, c[slot]));
-                    }
+        for p in self.plastic_states_mut(projection) {
+            let c = p.eligibility(now);
+            for s in 0..p.seg_src.len() {
+                let (a, e) = (p.seg_slot[s] as usize, p.seg_slot[s + 1] as usize);
+                for (k, slot) in (a..e).enumerate() {
+                    out.push((p.seg_syn[s] + k as u32, c[slot]));
                 }
             }
         }
@@ -258,10 +256,8 @@ impl Simulation {
     /// modulation). Returns whether the projection is plastic.
     pub fn deliver_reward(&mut self, projection: usize, amount: f64) -> bool {
         let now = self.now;
-        for b in self.parts.iter_mut().flat_map(|p| &mut p.blocks) {
-            for p in b.plastic.iter_mut().filter(|p| p.proj == projection) {
-                p.reward(amount, now);
-            }
+        for p in self.plastic_states_mut(projection) {
+            p.reward(amount, now);
         }
         self.is_plastic(projection)
     }
@@ -269,10 +265,8 @@ impl Simulation {
     /// Scales every target neuron's incoming weights of plastic projection `projection` to
     /// sum to `total` now. Returns whether the projection is plastic.
     pub fn normalize_weights(&mut self, projection: usize, total: f64) -> bool {
-        for b in self.parts.iter_mut().flat_map(|p| &mut p.blocks) {
-            for p in b.plastic.iter_mut().filter(|p| p.proj == projection) {
-                p.normalize(total);
-            }
+        for p in self.plastic_states_mut(projection) {
+            p.normalize(total);
         }
         self.is_plastic(projection)
     }
@@ -292,6 +286,18 @@ impl Simulation {
             .filter(|p| p.proj == projection)
             .map(|p| p.updates)
             .sum()
+    }
+
+    /// Every block's plastic state of projection `projection`.
+    fn plastic_states_mut(
+        &mut self,
+        projection: usize,
+    ) -> impl Iterator<Item = &mut crate::plasticity::state::PlasticIncoming> {
+        self.parts
+            .iter_mut()
+            .flat_map(|p| &mut p.blocks)
+            .flat_map(|b| &mut b.plastic)
+            .filter(move |p| p.proj == projection)
     }
 
     /// Bytes of plastic state (weights, traces, incoming index).
