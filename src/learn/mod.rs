@@ -19,6 +19,7 @@ pub mod convert;
 pub mod data;
 pub mod encode;
 pub mod model;
+pub mod optim;
 pub mod rstdp;
 pub mod stdp;
 
