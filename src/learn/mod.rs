@@ -18,6 +18,7 @@ pub mod ann;
 pub mod convert;
 pub mod data;
 pub mod encode;
+pub mod eventprop;
 pub mod model;
 pub mod optim;
 pub mod rstdp;

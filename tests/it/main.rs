@@ -5,6 +5,7 @@ mod cli;
 mod closed_form;
 mod conductance;
 mod connectivity;
+mod eventprop;
 mod exp_current;
 mod learn;
 mod learn_stdp;
