@@ -983,10 +983,7 @@ fn learn_report(
     }
     let t_max = Tick::from_ms(10.0)?;
     let t_end = Tick::from_ms(11.0)?;
-    let grid: Vec<(f64, f64)> = [0.1, 0.2, 0.3, 0.5, 0.75]
-        .iter()
-        .flat_map(|&h| [0.25, 0.5, 1.0, 2.0].map(|o| (h, o)))
-        .collect();
+    let grid = spikeq::learn::convert::default_ttfs_grid();
     let tune = train.take(500);
     let t0 = std::time::Instant::now();
     let ((h, o), tune_acc) = tune_ttfs(
