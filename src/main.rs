@@ -810,12 +810,12 @@ fn learn_compare(a: &CompareArgs) -> Result<()> {
     let report = compare::run(&config, &progress)?;
     let files = compare::write_report(&report, &a.out)?;
     println!(
-        "wrote {}, {} and {} ({} rows, {:.1} min)",
+        "wrote {}, {} and {} ({} rows, {:.1} s)",
         files.markdown.display(),
         files.csv.display(),
         files.plot.display(),
         report.rows.len(),
-        report.wall.as_secs_f64() / 60.0
+        report.wall.as_secs_f64()
     );
     Ok(())
 }

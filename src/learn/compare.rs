@@ -148,7 +148,7 @@ pub struct CompareConfig {
 impl CompareConfig {
     /// The committed report: every method at the size of its README run, on MNIST-10k's
     /// 5,000 training and 5,000 test images. Part 1 takes about 12 minutes on 2 idle cores
-    /// (Diehl & Cook training about 6.5 of them, the rate-coded tests about 3.5), up to
+    /// (Diehl & Cook training about 6 of them, the rate-coded tests about 3.5), up to
     /// twice that on a busy machine.
     pub fn full(data: impl Into<PathBuf>, threads: usize) -> Self {
         CompareConfig {
