@@ -1146,9 +1146,18 @@ pub fn markdown(report: &Report) -> String {
     let v = &c.conversion;
     let _ = writeln!(
         s,
-        "- Conversion of that ANN: rate coding read at {:?} ms (one simulation per sample), \
-         TTFS over {} ms with thresholds tuned on {} training samples; tested on {}.",
-        v.rate_times_ms, v.ttfs_window_ms, v.ttfs_tune_samples, v.test_samples
+        "- Conversion of that ANN: rate coding (Poisson, up to {} Hz) read at {} ms (one \
+         simulation per sample), TTFS over {} ms with thresholds tuned on {} training samples; \
+         tested on {}.",
+        v.max_rate_hz,
+        v.rate_times_ms
+            .iter()
+            .map(f64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        v.ttfs_window_ms,
+        v.ttfs_tune_samples,
+        v.test_samples
     );
     let d = &c.dc;
     let _ = writeln!(
@@ -1593,6 +1602,7 @@ mod tests {
             "ignores memory access",
             "5000 training and 5000 test samples of 784 values, 10 classes",
             "400 excitatory neurons, 1 epoch(s) over 5000 training samples",
+            "read at 10, 25, 50 ms",
             "![Test accuracy",
         ] {
             assert!(md.contains(needle), "missing {needle:?} in\n{md}");
