@@ -254,6 +254,7 @@ impl CompareConfig {
         if self.rstdp.epochs == 0 || self.rstdp.per_class == 0 {
             return bad("the R-STDP readout needs an epoch and a neuron per class");
         }
+        // MERGE(part 2): the checks of the EventProp and Mostafa-TTFS budgets.
         Ok(())
     }
 
