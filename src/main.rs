@@ -115,7 +115,7 @@ enum Command {
     },
 }
 
-/// Learning subcommands: one variant per method (conversion now; STDP, R-STDP later).
+/// Learning subcommands: one variant per method, plus evaluation and the comparison.
 #[derive(Subcommand, Debug)]
 enum LearnCommand {
     /// Train a ReLU perceptron on an IDX data set, convert it to integrate-and-fire neurons
@@ -131,6 +131,26 @@ enum LearnCommand {
     /// Reward-modulated STDP readout on top of a saved `learn stdp` network: train a spiking
     /// decision layer with rewards, classify the test set with it; reports accuracy and cost.
     Rstdp(RstdpArgs),
+    /// Run every learning method on the same data and write the accuracy/cost comparison:
+    /// `comparison.md`, `comparison.csv` and `comparison.png` in the output directory.
+    Compare(CompareArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CompareArgs {
+    /// IDX directory (as for `learn convert`).
+    #[arg(long)]
+    data: PathBuf,
+    /// The small budgets CI runs (seconds) instead of the full report's (about 12 minutes on
+    /// 2 idle cores for part 1).
+    #[arg(long)]
+    fast: bool,
+    /// Directory the report is written to.
+    #[arg(long, default_value = "docs")]
+    out: PathBuf,
+    /// Threads for evaluation; default: all cores.
+    #[arg(long, value_parser = parse_threads)]
+    threads: Option<usize>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -628,6 +648,7 @@ fn learn_command(command: LearnCommand) -> Result<()> {
         }
         LearnCommand::Stdp(a) => learn_stdp(&a),
         LearnCommand::Rstdp(a) => learn_rstdp(&a),
+        LearnCommand::Compare(a) => learn_compare(&a),
         LearnCommand::Eval(a) => {
             use spikeq::learn::model::AnyModel;
             let model = match AnyModel::load(&a.model)? {
@@ -745,6 +766,58 @@ fn learn_stdp(a: &StdpArgs) -> Result<()> {
         eprintln!("plotted {}", path.display());
     }
     stdp_report(&state, &test, threads)
+}
+
+/// `spikeq learn compare`: runs every method (progress on stderr), writes the report.
+fn learn_compare(a: &CompareArgs) -> Result<()> {
+    use spikeq::learn::compare::{self, CompareConfig, CompareProgress};
+    let threads = eval_threads(a.threads);
+    let config = if a.fast {
+        CompareConfig::fast(&a.data, threads)
+    } else {
+        CompareConfig::full(&a.data, threads)
+    };
+    let t0 = std::time::Instant::now();
+    let progress = |p: CompareProgress<'_>| match p {
+        CompareProgress::Started {
+            method,
+            index,
+            total,
+        } => eprintln!(
+            "[{:>6.1} s] {}/{total} {method}",
+            t0.elapsed().as_secs_f64(),
+            index + 1
+        ),
+        CompareProgress::Step { message, .. } => {
+            eprintln!("[{:>6.1} s]   {message}", t0.elapsed().as_secs_f64())
+        }
+        CompareProgress::Finished { method, rows, wall } => {
+            for r in rows {
+                eprintln!(
+                    "[{:>6.1} s]   {}: test accuracy {:.2}%",
+                    t0.elapsed().as_secs_f64(),
+                    r.method,
+                    100.0 * r.test_accuracy
+                );
+            }
+            eprintln!(
+                "[{:>6.1} s]   {method} done in {:.1} s",
+                t0.elapsed().as_secs_f64(),
+                wall.as_secs_f64()
+            );
+        }
+    };
+    let report = compare::run(&config, &progress)?;
+    let files = compare::write_report(&report, &a.out)?;
+    println!(
+        "wrote {}, {} and {} ({} rows, {:.1} s)",
+        files.markdown.display(),
+        files.csv.display(),
+        files.plot.display(),
+        report.rows.len(),
+        report.wall.as_secs_f64()
+    );
+    Ok(())
 }
 
 /// `--threads`, or all cores.
@@ -983,10 +1056,7 @@ fn learn_report(
     }
     let t_max = Tick::from_ms(10.0)?;
     let t_end = Tick::from_ms(11.0)?;
-    let grid: Vec<(f64, f64)> = [0.1, 0.2, 0.3, 0.5, 0.75]
-        .iter()
-        .flat_map(|&h| [0.25, 0.5, 1.0, 2.0].map(|o| (h, o)))
-        .collect();
+    let grid = spikeq::learn::convert::default_ttfs_grid();
     let tune = train.take(500);
     let t0 = std::time::Instant::now();
     let ((h, o), tune_acc) = tune_ttfs(

@@ -109,6 +109,9 @@ pub struct Outcome {
     pub synaptic_events: u64,
     /// Spikes per population since the start: input, hidden layers, output.
     pub spikes: Vec<u64>,
+    /// The earliest output spike since the start (`None` if the output has not fired): when
+    /// a first-spike readout decided.
+    pub first_output_spike: Option<Tick>,
 }
 
 impl SpikingClassifier {
@@ -281,6 +284,12 @@ impl SpikingClassifier {
                 predicted,
                 synaptic_events: counters.iter().map(|c| c.synaptic_events).sum(),
                 spikes: counters.iter().map(|c| c.spikes).collect(),
+                first_output_spike: sink
+                    .first_tick
+                    .iter()
+                    .copied()
+                    .min()
+                    .filter(|&t| t != Tick::MAX),
             });
         }
         Ok(outcomes)
@@ -341,6 +350,10 @@ pub struct Evaluation {
     pub synaptic_events_per_sample: Vec<f64>,
     /// Per checkpoint, per population: spikes per sample, averaged.
     pub spikes_per_sample: Vec<Vec<f64>>,
+    /// Per checkpoint: the time of the first output spike \[ms\], averaged over the samples
+    /// whose output fired by then (`None` if none did): a first-spike readout's time to
+    /// decision.
+    pub first_output_ms: Vec<Option<f64>>,
     /// Wall time of the whole evaluation.
     pub wall: Duration,
 }
@@ -397,8 +410,13 @@ pub fn evaluate(
     let mut silent = vec![0usize; k];
     let mut syn = vec![0f64; k];
     let mut spikes = vec![vec![0f64; pops]; k];
+    let mut first_ms = vec![(0f64, 0usize); k];
     for (i, outcomes) in results.iter().enumerate() {
         for (c, o) in outcomes.iter().enumerate() {
+            if let Some(t) = o.first_output_spike {
+                first_ms[c].0 += t.as_ms();
+                first_ms[c].1 += 1;
+            }
             correct[c] += (o.predicted == Some(data.labels[i] as usize)) as usize;
             silent[c] += o.predicted.is_none() as usize;
             syn[c] += o.synaptic_events as f64;
@@ -418,8 +436,22 @@ pub fn evaluate(
             .into_iter()
             .map(|v| v.into_iter().map(per).collect())
             .collect(),
+        first_output_ms: first_ms
+            .into_iter()
+            .map(|(sum, n)| (n > 0).then(|| sum / n as f64))
+            .collect(),
         wall: start.elapsed(),
     })
+}
+
+/// The threshold grid (hidden, output) \[mV\] that `learn convert` and `learn compare` tune
+/// TTFS conversion over: hidden 0.1–0.75, output 0.25–2 (on MNIST with 99.9th-percentile
+/// scales the pair chosen, 0.3 / 0.5 mV, lies inside it).
+pub fn default_ttfs_grid() -> Vec<(f64, f64)> {
+    [0.1, 0.2, 0.3, 0.5, 0.75]
+        .iter()
+        .flat_map(|&h| [0.25, 0.5, 1.0, 2.0].map(|o| (h, o)))
+        .collect()
 }
 
 /// The TTFS thresholds (hidden, output) \[mV\] from `grid` that classify `data` best, with

@@ -4,7 +4,8 @@
 //! N-MNIST samples), turning values into spike trains ([`encode`]), training a ReLU
 //! perceptron ([`ann`]), converting it into non-leaky integrate-and-fire networks and
 //! classifying with them on the engine, with the cost of each classification ([`convert`]),
-//! and the model files of trained networks ([`model`]).
+//! the model files of trained networks ([`model`]), and the accuracy/cost comparison of every
+//! method on one data set ([`compare`]).
 //!
 //! Must not touch: engine internals, queues or neuron state. This module is a client of the
 //! library like any user: it describes networks with [`crate::network::NetworkBuilder`], sets
@@ -15,6 +16,7 @@
 //! goes to callbacks.
 
 pub mod ann;
+pub mod compare;
 pub mod convert;
 pub mod data;
 pub mod encode;
@@ -108,6 +110,14 @@ pub enum LearnError {
     /// A setting is out of range.
     #[error("{0}")]
     Config(String),
+    /// A comparison CSV file is not one `learn compare` writes.
+    #[error("comparison CSV line {line}: {what}")]
+    BadReport {
+        /// 1-based line where the record starts.
+        line: usize,
+        /// What is wrong.
+        what: String,
+    },
     /// A plot could not be drawn or written.
     #[error("{}: {what}", path.display())]
     Plot {

@@ -3,6 +3,7 @@
 mod brunel;
 mod cli;
 mod closed_form;
+mod compare;
 mod conductance;
 mod connectivity;
 mod eventprop;
