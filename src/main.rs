@@ -131,6 +131,10 @@ enum LearnCommand {
     /// Reward-modulated STDP readout on top of a saved `learn stdp` network: train a spiking
     /// decision layer with rewards, classify the test set with it; reports accuracy and cost.
     Rstdp(RstdpArgs),
+    /// Supervised training with exact spike-time gradients (EventProp, Wunderlich & Pehle
+    /// 2021) of LIF networks with exponential currents, on Yin-Yang or a latency-coded IDX
+    /// data set; reports accuracy and cost per epoch.
+    Eventprop(EventPropArgs),
     /// Run every learning method on the same data and write the accuracy/cost comparison:
     /// `comparison.md`, `comparison.csv` and `comparison.png` in the output directory.
     Compare(CompareArgs),
@@ -249,6 +253,70 @@ struct StdpArgs {
     /// Draw the learned receptive fields to this PNG.
     #[arg(long)]
     plot: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct EventPropArgs {
+    /// IDX directory (as for `learn convert`), latency-coded; or use `--yin-yang`.
+    #[arg(long, required_unless_present = "yin_yang", conflicts_with = "yin_yang")]
+    data: Option<PathBuf>,
+    /// Train on the published Yin-Yang sets (5000 training samples, seed 42; 1000 test
+    /// samples, seed 40), generated in Rust.
+    #[arg(long)]
+    yin_yang: bool,
+    /// Hidden layer sizes, comma-separated (`--hidden ''`... use `--no-hidden` for none).
+    #[arg(long, value_delimiter = ',', default_value = "200")]
+    hidden: Vec<usize>,
+    /// No hidden layer: inputs straight to the outputs (the baseline that shows what the hidden
+    /// layer adds).
+    #[arg(long, conflicts_with = "hidden")]
+    no_hidden: bool,
+    /// The loss: `max-voltage` (softmax over each output's maximum potential) or
+    /// `first-spike` (softmax over first output spike times, Göltz et al. 2021).
+    #[arg(long, default_value = "max-voltage")]
+    loss: String,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = spikeq::learn::eventprop::EventPropParams::default().epochs)]
+    epochs: usize,
+    /// Samples per Adam step.
+    #[arg(long, default_value_t = spikeq::learn::eventprop::EventPropParams::default().batch)]
+    batch: usize,
+    /// Adam step size.
+    #[arg(long, default_value_t = spikeq::learn::eventprop::EventPropParams::default().adam.learning_rate)]
+    learning_rate: f64,
+    /// Step size factor per epoch.
+    #[arg(long, default_value_t = spikeq::learn::eventprop::EventPropParams::default().lr_decay)]
+    lr_decay: f64,
+    /// Synaptic time constant [ms] (the membrane's is twice it).
+    #[arg(long, default_value_t = spikeq::learn::eventprop::EventPropParams::default().tau_syn_ms)]
+    tau_syn_ms: f64,
+    /// Trial length [ms].
+    #[arg(long, default_value_t = spikeq::learn::eventprop::EventPropParams::default().t_end_ms)]
+    t_end_ms: f64,
+    /// Latency of a zero input [ms] for IDX data (a pixel x spikes at (1 - x) times this).
+    #[arg(long, default_value_t = 20.0)]
+    t_max_ms: f64,
+    /// Mean of the initial weights times the fan-in.
+    #[arg(long, default_value_t = spikeq::learn::eventprop::EventPropParams::default().init_mean, allow_hyphen_values = true)]
+    init_mean: f64,
+    /// Standard deviation of the initial weights times the square root of the fan-in.
+    #[arg(long, default_value_t = spikeq::learn::eventprop::EventPropParams::default().init_std)]
+    init_std: f64,
+    /// Use only the first N training samples.
+    #[arg(long)]
+    train: Option<usize>,
+    /// Use only the first N test samples.
+    #[arg(long)]
+    test: Option<usize>,
+    /// Seed of the initial weights and the shuffling.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Threads per mini-batch; default: all cores.
+    #[arg(long, value_parser = parse_threads)]
+    threads: Option<usize>,
+    /// Save the trained network to this file.
+    #[arg(long)]
+    save: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -649,6 +717,7 @@ fn learn_command(command: LearnCommand) -> Result<()> {
         LearnCommand::Stdp(a) => learn_stdp(&a),
         LearnCommand::Rstdp(a) => learn_rstdp(&a),
         LearnCommand::Compare(a) => learn_compare(&a),
+        LearnCommand::Eventprop(a) => learn_eventprop(&a),
         LearnCommand::Eval(a) => {
             use spikeq::learn::model::AnyModel;
             let model = match AnyModel::load(&a.model)? {
@@ -669,6 +738,17 @@ fn learn_command(command: LearnCommand) -> Result<()> {
                     }
                     return rstdp_report(&m, &test, eval_threads(a.snn.threads));
                 }
+                AnyModel::EventProp(net) => {
+                    // Latency coding over 20 ms, as `learn eventprop` trains it.
+                    let (_, test) = eventprop_data(Some(&a.data), 20.0, Some(0), a.snn.test_limit)?;
+                    let e = spikeq::learn::eventprop::evaluate(
+                        &net,
+                        &test,
+                        eval_threads(a.snn.threads),
+                    )?;
+                    println!("test {}", eventprop_eval_line(&e));
+                    return Ok(());
+                }
             };
             let set = data::load_idx_dir(&a.data)?;
             learn_report(
@@ -679,6 +759,141 @@ fn learn_command(command: LearnCommand) -> Result<()> {
             )
         }
     }
+}
+
+/// The training and test sets of `learn eventprop` (or `eval` of its model) as spike lists.
+fn eventprop_data(
+    data: Option<&std::path::Path>,
+    t_max_ms: f64,
+    train_limit: Option<usize>,
+    test_limit: Option<usize>,
+) -> Result<(
+    spikeq::learn::eventprop::SpikeDataset,
+    spikeq::learn::eventprop::SpikeDataset,
+)> {
+    use spikeq::learn::eventprop as ep;
+    use spikeq::learn::{Dataset, data};
+    let (mut train, mut test) = match data {
+        Some(dir) => {
+            let set = data::load_idx_dir(dir)?;
+            (
+                ep::latency_dataset(&Dataset::from(&set.train), t_max_ms),
+                ep::latency_dataset(&Dataset::from(&set.test), t_max_ms),
+            )
+        }
+        None => {
+            let timing = ep::default_yin_yang_timing();
+            let [train_seed, _, test_seed] = data::YIN_YANG_SEEDS;
+            let [train_n, _, test_n] = data::YIN_YANG_SIZES;
+            (
+                ep::yin_yang_dataset(&data::yin_yang(train_n, train_seed), &timing),
+                ep::yin_yang_dataset(&data::yin_yang(test_n, test_seed), &timing),
+            )
+        }
+    };
+    if let Some(n) = train_limit {
+        train = train.take(n);
+    }
+    if let Some(n) = test_limit {
+        test = test.take(n);
+    }
+    Ok((train, test))
+}
+
+fn eventprop_eval_line(e: &spikeq::learn::eventprop::Evaluation) -> String {
+    format!(
+        "{:.2}% of {} ({:.0} synaptic ops, {:.0} neuron updates, spikes per layer {:?}, decision at {:.1} ms per sample; {:.1} s)",
+        100.0 * e.accuracy(),
+        e.samples,
+        e.synaptic_ops_per_sample,
+        e.neuron_updates_per_sample,
+        e.spikes_per_sample
+            .iter()
+            .map(|s| (s * 10.0).round() / 10.0)
+            .collect::<Vec<_>>(),
+        e.decision_ms,
+        e.wall.as_secs_f64()
+    )
+}
+
+/// `spikeq learn eventprop`: trains with exact gradients, reports each epoch, saves.
+fn learn_eventprop(a: &EventPropArgs) -> Result<()> {
+    use spikeq::learn::eventprop::{self as ep, EventPropNet, EventPropParams, Loss};
+    let loss = match a.loss.as_str() {
+        "max-voltage" => Loss::MaxVoltage,
+        "first-spike" => Loss::FirstSpike {
+            tau0_ms: 0.5,
+            alpha: 0.01,
+            tau1_ms: 10.0,
+        },
+        other => anyhow::bail!(
+            "--loss {other:?}: expected \"max-voltage\" or \"first-spike\""
+        ),
+    };
+    let (train, test) = eventprop_data(a.data.as_deref(), a.t_max_ms, a.train, a.test)?;
+    let classes = train.labels.iter().max().map_or(0, |&l| l as usize + 1);
+    let mut sizes = vec![train.n_inputs];
+    if !a.no_hidden {
+        sizes.extend(a.hidden.iter().copied());
+    }
+    sizes.push(if a.yin_yang { 3 } else { classes.max(2) });
+    let params = EventPropParams {
+        tau_syn_ms: a.tau_syn_ms,
+        t_end_ms: a.t_end_ms,
+        loss,
+        init_mean: a.init_mean,
+        init_std: a.init_std,
+        batch: a.batch,
+        epochs: a.epochs,
+        adam: spikeq::learn::optim::AdamParams {
+            learning_rate: a.learning_rate,
+            ..Default::default()
+        },
+        lr_decay: a.lr_decay,
+        seed: a.seed,
+    };
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut net = EventPropNet::new(&sizes, params)?;
+    eprintln!(
+        "EventProp: network {sizes:?}, {} training / {} test samples, {} epochs, {threads} threads",
+        train.len(),
+        test.len(),
+        a.epochs
+    );
+    let untrained = ep::evaluate(&net, &test, threads)?;
+    println!("untrained: test {}", eventprop_eval_line(&untrained));
+    let start = std::time::Instant::now();
+    let last_report = std::sync::Mutex::new(std::time::Instant::now());
+    let progress = |done: usize, total: usize, acc: f64| {
+        let mut last = last_report.lock().expect("no poisoned lock");
+        if last.elapsed().as_secs_f64() >= 5.0 || done == total {
+            *last = std::time::Instant::now();
+            eprintln!("  {done:>6}/{total}  running accuracy {:.1}%", 100.0 * acc);
+        }
+    };
+    ep::train(&mut net, &train, Some(&test), threads, &progress, &mut |r| {
+        let t = r.test.as_ref().expect("a test set was given");
+        println!(
+            "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, {:.1} s; test {}",
+            r.epoch,
+            r.train_loss,
+            100.0 * r.train_accuracy,
+            r.wall.as_secs_f64(),
+            eventprop_eval_line(t)
+        );
+    })?;
+    println!(
+        "trained in {:.1} s wall ({} epochs, network {sizes:?})",
+        start.elapsed().as_secs_f64(),
+        a.epochs
+    );
+    if let Some(path) = &a.save {
+        spikeq::learn::model::AnyModel::EventProp(net).save(path)?;
+        eprintln!("saved {}", path.display());
+    }
+    Ok(())
 }
 
 /// `spikeq learn stdp`: trains, labels, tests and reports (progress on stderr).

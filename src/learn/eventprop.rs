@@ -709,6 +709,16 @@ impl SpikeDataset {
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
+
+    /// The first `n` samples (all if there are fewer).
+    pub fn take(&self, n: usize) -> SpikeDataset {
+        let n = n.min(self.len());
+        SpikeDataset {
+            inputs: self.inputs[..n].to_vec(),
+            labels: self.labels[..n].to_vec(),
+            n_inputs: self.n_inputs,
+        }
+    }
 }
 
 /// Latency coding in continuous time: value `x > 0` spikes once at `(1 − x) t_max_ms`; zeros

@@ -99,6 +99,9 @@ pub const MAGIC_STDP: &[u8; 12] = b"spikeq-dc\n\0\0";
 /// First bytes of an R-STDP readout model file (with its Diehl & Cook feature layer).
 pub const MAGIC_RSTDP: &[u8; 12] = b"spikeq-rstdp";
 
+/// Magic bytes of an EventProp network file.
+pub const MAGIC_EVENTPROP: &[u8; 12] = b"spikeq-evprp";
+
 /// An R-STDP readout with the feature layer it reads.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RstdpModel {
@@ -117,6 +120,8 @@ pub enum AnyModel {
     Stdp(super::stdp::DcState),
     /// An R-STDP readout over a Diehl & Cook layer (`learn rstdp --save`).
     Rstdp(RstdpModel),
+    /// A network trained with EventProp (`learn eventprop --save`).
+    EventProp(super::eventprop::EventPropNet),
 }
 
 fn write_with_magic<T: serde::Serialize>(
@@ -140,6 +145,7 @@ impl AnyModel {
             AnyModel::Converted(m) => m.save(path),
             AnyModel::Stdp(m) => write_with_magic(path.as_ref(), MAGIC_STDP, m),
             AnyModel::Rstdp(m) => write_with_magic(path.as_ref(), MAGIC_RSTDP, m),
+            AnyModel::EventProp(m) => write_with_magic(path.as_ref(), MAGIC_EVENTPROP, m),
         }
     }
 
@@ -177,6 +183,14 @@ impl AnyModel {
                 return Err(bad("the readout does not fit its feature layer".into()));
             }
             return Ok(AnyModel::Rstdp(m));
+        }
+        if n == 12 && &head == MAGIC_EVENTPROP {
+            let bytes = read_capped(path)?;
+            let body = check_head(&bytes, MAGIC_EVENTPROP).map_err(bad)?;
+            let m: super::eventprop::EventPropNet = codec::decode_exact(body)
+                .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
+            m.check().map_err(bad)?;
+            return Ok(AnyModel::EventProp(m));
         }
         SavedModel::load(path).map(AnyModel::Converted)
     }
