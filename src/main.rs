@@ -258,7 +258,11 @@ struct StdpArgs {
 #[derive(clap::Args, Debug)]
 struct EventPropArgs {
     /// IDX directory (as for `learn convert`), latency-coded; or use `--yin-yang`.
-    #[arg(long, required_unless_present = "yin_yang", conflicts_with = "yin_yang")]
+    #[arg(
+        long,
+        required_unless_present = "yin_yang",
+        conflicts_with = "yin_yang"
+    )]
     data: Option<PathBuf>,
     /// Train on the published Yin-Yang sets (5000 training samples, seed 42; 1000 test
     /// samples, seed 40), generated in Rust.
@@ -826,9 +830,7 @@ fn learn_eventprop(a: &EventPropArgs) -> Result<()> {
             alpha: 0.01,
             tau1_ms: 10.0,
         },
-        other => anyhow::bail!(
-            "--loss {other:?}: expected \"max-voltage\" or \"first-spike\""
-        ),
+        other => anyhow::bail!("--loss {other:?}: expected \"max-voltage\" or \"first-spike\""),
     };
     let (train, test) = eventprop_data(a.data.as_deref(), a.t_max_ms, a.train, a.test)?;
     let classes = train.labels.iter().max().map_or(0, |&l| l as usize + 1);
@@ -873,17 +875,24 @@ fn learn_eventprop(a: &EventPropArgs) -> Result<()> {
             eprintln!("  {done:>6}/{total}  running accuracy {:.1}%", 100.0 * acc);
         }
     };
-    ep::train(&mut net, &train, Some(&test), threads, &progress, &mut |r| {
-        let t = r.test.as_ref().expect("a test set was given");
-        println!(
-            "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, {:.1} s; test {}",
-            r.epoch,
-            r.train_loss,
-            100.0 * r.train_accuracy,
-            r.wall.as_secs_f64(),
-            eventprop_eval_line(t)
-        );
-    })?;
+    ep::train(
+        &mut net,
+        &train,
+        Some(&test),
+        threads,
+        &progress,
+        &mut |r| {
+            let t = r.test.as_ref().expect("a test set was given");
+            println!(
+                "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, {:.1} s; test {}",
+                r.epoch,
+                r.train_loss,
+                100.0 * r.train_accuracy,
+                r.wall.as_secs_f64(),
+                eventprop_eval_line(t)
+            );
+        },
+    )?;
     println!(
         "trained in {:.1} s wall ({} epochs, network {sizes:?})",
         start.elapsed().as_secs_f64(),

@@ -308,7 +308,7 @@ fn check_scales(mlp: &Mlp, scales: &[f32]) -> Result<(), LearnError> {
 
 /// Writes `weights[k]` into the synapses from population `k` to population `k + 1` of the
 /// all-to-all network `net` (built with placeholder weights).
-fn set_weights(net: &mut Network, weights: &[Dense]) -> Result<(), LearnError> {
+pub(crate) fn set_weights(net: &mut Network, weights: &[Dense]) -> Result<(), LearnError> {
     let conn = &mut net.connectivity;
     for (k, layer) in weights.iter().enumerate() {
         let (from, to) = (&net.populations[k], &net.populations[k + 1]);
