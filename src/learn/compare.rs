@@ -120,8 +120,51 @@ pub struct RstdpBudget {
     pub per_class: usize,
 }
 
-// MERGE(part 2): the EventProp and Mostafa-TTFS budgets go here, e.g.
-// `pub struct EventPropBudget { train_samples, test_samples, hidden, epochs, .. }`.
+/// EventProp ([`super::eventprop`]) on latency-coded images.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventPropBudget {
+    /// Training samples.
+    pub train_samples: usize,
+    /// Test samples.
+    pub test_samples: usize,
+    /// Hidden layer sizes.
+    pub hidden: Vec<usize>,
+    /// The network's and training's settings (epochs, loss, step size, initialisation).
+    pub params: super::eventprop::EventPropParams,
+    /// Latency of a zero pixel \[ms\] (a pixel `x` spikes at `(1 − x)` times this).
+    pub t_max_ms: f64,
+}
+
+impl EventPropBudget {
+    /// The settings of the README's MNIST run, `hidden` units and `epochs` passes.
+    fn mnist(train_samples: usize, test_samples: usize, hidden: usize, epochs: usize) -> Self {
+        use super::eventprop::{EventPropParams, Loss};
+        EventPropBudget {
+            train_samples,
+            test_samples,
+            hidden: vec![hidden],
+            params: EventPropParams {
+                loss: Loss::FirstSpike {
+                    tau0_ms: 0.5,
+                    alpha: 0.01,
+                    tau1_ms: 10.0,
+                },
+                init_mean: 30.0,
+                init_std: 4.0,
+                epochs,
+                adam: super::optim::AdamParams {
+                    learning_rate: 2e-3,
+                    ..Default::default()
+                },
+                lr_decay: 0.9,
+                ..EventPropParams::default()
+            },
+            t_max_ms: 20.0,
+        }
+    }
+}
+
+// MERGE(part 2): the Mostafa-TTFS budget goes here.
 
 /// What the comparison runs: the data and each method's budget.
 #[derive(Clone, Debug, PartialEq)]
@@ -142,7 +185,9 @@ pub struct CompareConfig {
     pub dc: DcBudget,
     /// The R-STDP readout.
     pub rstdp: RstdpBudget,
-    // MERGE(part 2): `pub eventprop: EventPropBudget,` and `pub ttfs: TtfsBudget,`.
+    /// EventProp.
+    pub eventprop: EventPropBudget,
+    // MERGE(part 2): `pub ttfs: TtfsBudget,`.
 }
 
 impl CompareConfig {
@@ -179,7 +224,8 @@ impl CompareConfig {
                 epochs: 5,
                 per_class: 1,
             },
-            // MERGE(part 2): full budgets of EventProp and Mostafa-TTFS.
+            eventprop: EventPropBudget::mnist(5000, 5000, 350, 15),
+            // MERGE(part 2): full budget of Mostafa-TTFS.
         }
     }
 
@@ -213,7 +259,8 @@ impl CompareConfig {
                 epochs: 20,
                 per_class: 1,
             },
-            // MERGE(part 2): fast budgets of EventProp and Mostafa-TTFS.
+            eventprop: EventPropBudget::mnist(400, 200, 32, 3),
+            // MERGE(part 2): fast budget of Mostafa-TTFS.
         }
     }
 
@@ -254,7 +301,15 @@ impl CompareConfig {
         if self.rstdp.epochs == 0 || self.rstdp.per_class == 0 {
             return bad("the R-STDP readout needs an epoch and a neuron per class");
         }
-        // MERGE(part 2): the checks of the EventProp and Mostafa-TTFS budgets.
+        let e = &self.eventprop;
+        if e.train_samples == 0 || e.test_samples == 0 || e.hidden.contains(&0) {
+            return bad("EventProp needs samples and non-empty hidden layers");
+        }
+        if !(e.t_max_ms > 0.0 && e.t_max_ms.is_finite()) {
+            return bad("EventProp's latency window must be positive");
+        }
+        e.params.validate()?;
+        // MERGE(part 2): the checks of the Mostafa-TTFS budget.
         Ok(())
     }
 
@@ -616,8 +671,11 @@ pub const METHODS: &[Method] = &[
         name: "R-STDP readout",
         run: rstdp_rows,
     },
-    // MERGE(part 2): `Method { name: "EventProp", run: eventprop_rows },` and
-    // `Method { name: "TTFS spike-time gradients (Mostafa 2017)", run: ttfs_gradient_rows },`.
+    Method {
+        name: "EventProp",
+        run: eventprop_rows,
+    },
+    // MERGE(part 2): `Method { name: "TTFS spike-time gradients (Mostafa 2017)", run: ttfs_gradient_rows },`.
 ];
 
 fn layer_sizes(sizes: &[usize]) -> String {
@@ -926,8 +984,77 @@ fn rstdp_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError> {
     }])
 }
 
-// MERGE(part 2): `fn eventprop_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError>`
-// and `fn ttfs_gradient_rows(..)` go here: train on `s.train(budget.train_samples)`, test on
+/// EventProp: exact gradients, trained on latency-coded images; costs from its own exact
+/// event-driven forward pass (synaptic ops = spikes × fan-out, neuron updates = synaptic ops
+/// plus spikes of simulated neurons).
+fn eventprop_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError> {
+    use super::eventprop::{self as ep, EventPropNet, Loss};
+    let b = &s.config().eventprop;
+    let train = ep::latency_dataset(&s.train(b.train_samples), b.t_max_ms);
+    let test = ep::latency_dataset(&s.test(b.test_samples), b.t_max_ms);
+    let mut sizes = vec![train.n_inputs];
+    sizes.extend(&b.hidden);
+    sizes.push(s.classes());
+    let params = super::eventprop::EventPropParams {
+        seed: s.config().seed,
+        ..b.params
+    };
+    let mut net = EventPropNet::new(&sizes, params)?;
+    let rep = s.reporter();
+    let start = std::time::Instant::now();
+    ep::train(
+        &mut net,
+        &train,
+        None,
+        s.threads(),
+        &|_, _, _| {},
+        &mut |r| {
+            rep.step(&format!(
+                "EventProp: epoch {}/{}, training accuracy {:.1}%",
+                r.epoch,
+                params.epochs,
+                100.0 * r.train_accuracy
+            ))
+        },
+    )?;
+    let train_wall = start.elapsed();
+    let e = ep::evaluate(&net, &test, s.threads())?;
+    let macs = sizes.windows(2).map(|w| (w[0] * w[1]) as u64).sum();
+    let (loss, readout) = match params.loss {
+        Loss::MaxVoltage => ("max-voltage", "class = highest maximum potential"),
+        Loss::FirstSpike { .. } => ("first-spike", "class = first output spike"),
+    };
+    Ok(vec![MethodRow {
+        method: "EventProp (exact gradients)".into(),
+        kind: NetKind::Snn,
+        network: format!(
+            "{} LIF, exponential currents (tau_syn {} ms, tau_m {} ms)",
+            layer_sizes(&sizes),
+            params.tau_syn_ms,
+            params.tau_mem_ms()
+        ),
+        coding: format!(
+            "latency, one spike per non-zero pixel within {} ms",
+            b.t_max_ms
+        ),
+        train_samples: train.len(),
+        test_samples: e.samples,
+        test_accuracy: e.accuracy(),
+        synaptic_ops_per_sample: Some(e.synaptic_ops_per_sample),
+        neuron_updates_per_sample: e.neuron_updates_per_sample,
+        ann_macs_per_sample: macs,
+        energy_estimate_nj: energy_estimate_nj(NetKind::Snn, Some(e.synaptic_ops_per_sample), macs),
+        time_to_decision_ms: Some(e.decision_ms),
+        train_wall_s: secs(train_wall),
+        notes: format!(
+            "{} epochs of Adam (batch {}, step {} decaying x{} per epoch), {loss} loss; \
+             {readout}; exact continuous-time simulation (not the engine's tick grid)",
+            params.epochs, params.batch, params.adam.learning_rate, params.lr_decay
+        ),
+    }])
+}
+
+// MERGE(part 2): `fn ttfs_gradient_rows(..)` goes here: train on `s.train(budget.train_samples)`, test on
 // `s.test(budget.test_samples)`, fill one `MethodRow` each (synaptic ops and neuron updates
 // from the engine's counters as defined in the module docs, time to decision = mean first
 // output spike for a first-spike readout).
@@ -1173,7 +1300,13 @@ pub fn markdown(report: &Report) -> String {
          layer's training responses, tested on its test responses.",
         c.rstdp.per_class, c.rstdp.epochs
     );
-    // MERGE(part 2): one budget line each for EventProp and Mostafa-TTFS.
+    let e = &c.eventprop;
+    let _ = writeln!(
+        s,
+        "- EventProp: hidden {:?}, {} epochs over {} training samples, tested on {}.",
+        e.hidden, e.params.epochs, e.train_samples, e.test_samples
+    );
+    // MERGE(part 2): one budget line for Mostafa-TTFS.
     s.push('\n');
     s.push_str(
         "| # | method | type | network | coding | train / test | test accuracy | synaptic ops \

@@ -254,3 +254,50 @@ fn forward_pass_matches_the_engine() {
     );
     assert!(median <= 20.0, "median difference {median} ns");
 }
+
+/// Fast CI variant of the Yin-Yang run: a small network learns, well above chance (1/3) and
+/// the untrained network, and the model file reloads bit for bit.
+#[test]
+fn eventprop_learns_yin_yang_and_reloads() {
+    use spikeq::learn::data::yin_yang;
+    use spikeq::learn::eventprop::{self as ep, EventPropParams};
+    let timing = ep::default_yin_yang_timing();
+    let train = ep::yin_yang_dataset(&yin_yang(600, 42), &timing);
+    let test = ep::yin_yang_dataset(&yin_yang(300, 40), &timing);
+    let params = EventPropParams {
+        epochs: 6,
+        loss: FIRST_SPIKE_TRAINING,
+        ..EventPropParams::default()
+    };
+    let mut net = EventPropNet::new(&[5, 30, 3], params).unwrap();
+    let before = ep::evaluate(&net, &test, 2).unwrap().accuracy();
+    let reports = ep::train(&mut net, &train, None, 2, &|_, _, _| {}, &mut |_| {}).unwrap();
+    assert_eq!(reports.len(), 6);
+    let after = ep::evaluate(&net, &test, 2).unwrap();
+    assert!(
+        after.accuracy() > 0.7 && after.accuracy() > before + 0.2,
+        "untrained {before}, trained {}",
+        after.accuracy()
+    );
+    // Training is independent of the thread count.
+    let mut one = EventPropNet::new(&[5, 30, 3], params).unwrap();
+    ep::train(&mut one, &train, None, 1, &|_, _, _| {}, &mut |_| {}).unwrap();
+    assert_eq!(one, net);
+    let dir = std::env::temp_dir().join(format!("spikeq-eventprop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("yy.model");
+    spikeq::learn::model::AnyModel::EventProp(net.clone())
+        .save(&path)
+        .unwrap();
+    match spikeq::learn::model::AnyModel::load(&path).unwrap() {
+        spikeq::learn::model::AnyModel::EventProp(m) => assert_eq!(m, net),
+        _ => panic!("not an EventProp model"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const FIRST_SPIKE_TRAINING: Loss = Loss::FirstSpike {
+    tau0_ms: 0.5,
+    alpha: 0.01,
+    tau1_ms: 10.0,
+};
