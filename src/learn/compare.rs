@@ -144,11 +144,7 @@ impl EventPropBudget {
             test_samples,
             hidden: vec![hidden],
             params: EventPropParams {
-                loss: Loss::FirstSpike {
-                    tau0_ms: 0.5,
-                    alpha: 0.01,
-                    tau1_ms: 10.0,
-                },
+                loss: Loss::MaxVoltage,
                 init_mean: 30.0,
                 init_std: 4.0,
                 epochs,
