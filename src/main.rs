@@ -743,8 +743,16 @@ fn learn_command(command: LearnCommand) -> Result<()> {
                     return rstdp_report(&m, &test, eval_threads(a.snn.threads));
                 }
                 AnyModel::EventProp(net) => {
-                    // Latency coding over 20 ms, as `learn eventprop` trains it.
-                    let (_, test) = eventprop_data(Some(&a.data), 20.0, Some(0), a.snn.test_limit)?;
+                    use spikeq::learn::eventprop::InputCoding;
+                    let test = match net.coding {
+                        InputCoding::Latency { t_max_ms } => {
+                            eventprop_data(Some(&a.data), t_max_ms, Some(0), a.snn.test_limit)?.1
+                        }
+                        InputCoding::YinYang(_) => anyhow::bail!(
+                            "{}: a Yin-Yang model; `learn eventprop --yin-yang` tests it on the published test set",
+                            a.model.display()
+                        ),
+                    };
                     let e = spikeq::learn::eventprop::evaluate(
                         &net,
                         &test,
@@ -858,6 +866,13 @@ fn learn_eventprop(a: &EventPropArgs) -> Result<()> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut net = EventPropNet::new(&sizes, params)?;
+    net.coding = if a.yin_yang {
+        ep::InputCoding::YinYang(ep::default_yin_yang_timing())
+    } else {
+        ep::InputCoding::Latency {
+            t_max_ms: a.t_max_ms,
+        }
+    };
     eprintln!(
         "EventProp: network {sizes:?}, {} training / {} test samples, {} epochs, {threads} threads",
         train.len(),

@@ -996,6 +996,9 @@ fn eventprop_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError> {
         ..b.params
     };
     let mut net = EventPropNet::new(&sizes, params)?;
+    net.coding = ep::InputCoding::Latency {
+        t_max_ms: b.t_max_ms,
+    };
     let rep = s.reporter();
     let start = std::time::Instant::now();
     ep::train(

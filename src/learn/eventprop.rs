@@ -152,6 +152,18 @@ impl EventPropParams {
     }
 }
 
+/// How a network's inputs were coded, kept with the model so that evaluation codes the same.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum InputCoding {
+    /// Latency coding of values in `[0, 1]` ([`latency_dataset`]).
+    Latency {
+        /// Latency of a value near zero \[ms\].
+        t_max_ms: f64,
+    },
+    /// Yin-Yang spike times ([`yin_yang_dataset`]).
+    YinYang(super::encode::YinYangTiming),
+}
+
 /// A spike of one sample: time \[ms\] and neuron index within its layer.
 pub type SampleSpike = (f64, u32);
 
@@ -162,6 +174,8 @@ pub struct EventPropNet {
     pub sizes: Vec<usize>,
     /// The settings it was made (and is run) with.
     pub params: EventPropParams,
+    /// How its inputs are coded (set by whoever trains it; latency over 20 ms by default).
+    pub coding: InputCoding,
     /// All weights, layer after layer; layer `l`'s weight from `j` to `n` is at
     /// `offsets[l] + n · sizes[l] + j`.
     pub weights: Vec<f64>,
@@ -272,6 +286,7 @@ impl EventPropNet {
         Ok(EventPropNet {
             sizes: sizes.to_vec(),
             params,
+            coding: InputCoding::Latency { t_max_ms: 20.0 },
             weights,
         })
     }
