@@ -4,7 +4,9 @@
 //! N-MNIST samples), turning values into spike trains ([`encode`]), training a ReLU
 //! perceptron ([`ann`]), converting it into non-leaky integrate-and-fire networks and
 //! classifying with them on the engine, with the cost of each classification ([`convert`]),
-//! and the model files of trained networks ([`model`]).
+//! time-to-first-spike networks trained with exact spike-time gradients and their cost
+//! ([`ttfs`], computed in closed form rather than on the engine), and the model files of
+//! trained networks ([`model`]).
 //!
 //! Must not touch: engine internals, queues or neuron state. This module is a client of the
 //! library like any user: it describes networks with [`crate::network::NetworkBuilder`], sets
@@ -22,6 +24,7 @@ pub mod model;
 pub mod optim;
 pub mod rstdp;
 pub mod stdp;
+pub mod ttfs;
 
 use crate::record::SpikeSink;
 use crate::{Spike, Tick};
@@ -53,6 +56,20 @@ impl Dataset {
         Dataset {
             inputs: self.inputs[..n].to_vec(),
             labels: self.labels[..n].to_vec(),
+        }
+    }
+}
+
+impl From<&data::YinYang> for Dataset {
+    /// The coordinates `[x, y, 1 - x, 1 - y]` as inputs.
+    fn from(y: &data::YinYang) -> Dataset {
+        Dataset {
+            inputs: y
+                .samples
+                .iter()
+                .map(|s| s.iter().map(|&v| v as f32).collect())
+                .collect(),
+            labels: y.labels.clone(),
         }
     }
 }

@@ -99,6 +99,9 @@ pub const MAGIC_STDP: &[u8; 12] = b"spikeq-dc\n\0\0";
 /// First bytes of an R-STDP readout model file (with its Diehl & Cook feature layer).
 pub const MAGIC_RSTDP: &[u8; 12] = b"spikeq-rstdp";
 
+/// First bytes of a time-to-first-spike model file (`learn ttfs --save`).
+pub const MAGIC_TTFS: &[u8; 12] = b"spikeq-ttfs1";
+
 /// An R-STDP readout with the feature layer it reads.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RstdpModel {
@@ -117,6 +120,8 @@ pub enum AnyModel {
     Stdp(super::stdp::DcState),
     /// An R-STDP readout over a Diehl & Cook layer (`learn rstdp --save`).
     Rstdp(RstdpModel),
+    /// A time-to-first-spike network trained with exact gradients (`learn ttfs --save`).
+    Ttfs(super::ttfs::TtfsModel),
 }
 
 fn write_with_magic<T: serde::Serialize>(
@@ -140,6 +145,7 @@ impl AnyModel {
             AnyModel::Converted(m) => m.save(path),
             AnyModel::Stdp(m) => write_with_magic(path.as_ref(), MAGIC_STDP, m),
             AnyModel::Rstdp(m) => write_with_magic(path.as_ref(), MAGIC_RSTDP, m),
+            AnyModel::Ttfs(m) => write_with_magic(path.as_ref(), MAGIC_TTFS, m),
         }
     }
 
@@ -177,6 +183,14 @@ impl AnyModel {
                 return Err(bad("the readout does not fit its feature layer".into()));
             }
             return Ok(AnyModel::Rstdp(m));
+        }
+        if n == 12 && &head == MAGIC_TTFS {
+            let bytes = read_capped(path)?;
+            let body = check_head(&bytes, MAGIC_TTFS).map_err(bad)?;
+            let m: super::ttfs::TtfsModel = codec::decode_exact(body)
+                .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
+            m.check().map_err(bad)?;
+            return Ok(AnyModel::Ttfs(m));
         }
         SavedModel::load(path).map(AnyModel::Converted)
     }

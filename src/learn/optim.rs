@@ -126,7 +126,10 @@ where
         .collect();
     let run_part = |(lo, hi): (usize, usize)| {
         let mut g = vec![0.0; n_params];
-        let s: Vec<S> = batch[lo..hi].iter().map(|&i| per_sample(i, &mut g)).collect();
+        let s: Vec<S> = batch[lo..hi]
+            .iter()
+            .map(|&i| per_sample(i, &mut g))
+            .collect();
         (g, s)
     };
     let mut results: Vec<Option<(Vec<f64>, Vec<S>)>> = (0..parts).map(|_| None).collect();
