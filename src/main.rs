@@ -135,6 +135,9 @@ enum LearnCommand {
     /// 2021) of LIF networks with exponential currents, on Yin-Yang or a latency-coded IDX
     /// data set; reports accuracy and cost per epoch.
     Eventprop(EventPropArgs),
+    /// Time-to-first-spike network trained with exact spike-time gradients (Mostafa 2018):
+    /// train on an IDX data set or Yin-Yang, report accuracy per epoch and the cost per sample.
+    Ttfs(TtfsArgs),
     /// Run every learning method on the same data and write the accuracy/cost comparison:
     /// `comparison.md`, `comparison.csv` and `comparison.png` in the output directory.
     Compare(CompareArgs),
@@ -155,6 +158,90 @@ struct CompareArgs {
     /// Threads for evaluation; default: all cores.
     #[arg(long, value_parser = parse_threads)]
     threads: Option<usize>,
+}
+
+#[derive(clap::Args, Debug)]
+struct TtfsArgs {
+    /// IDX directory (as for `learn convert`); not needed with `--yin-yang`.
+    #[arg(long, required_unless_present = "yin_yang")]
+    data: Option<PathBuf>,
+    /// Train on the Yin-Yang set instead (train: 5000 samples, seed 42; test: 1000, seed 40).
+    #[arg(long, conflicts_with = "data")]
+    yin_yang: bool,
+    /// Hidden layer sizes, comma-separated, 0 to 3 layers (`none` for no hidden layer);
+    /// default 340 (IDX) or 120 (Yin-Yang).
+    #[arg(long, value_parser = parse_hidden)]
+    hidden: Option<Hidden>,
+    /// Passes over the training set (0: test the untrained network).
+    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().epochs)]
+    epochs: usize,
+    /// Samples per gradient step.
+    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().batch_size)]
+    batch: usize,
+    /// Adam's initial step size.
+    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().adam.learning_rate)]
+    learning_rate: f64,
+    /// The step size is multiplied by this after every epoch.
+    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().lr_decay)]
+    lr_decay: f64,
+    /// Weight of the penalty on neurons whose arrived weights stay below threshold.
+    #[arg(long, default_value_t = spikeq::learn::ttfs::LossParams::default().weight_sum_penalty)]
+    penalty: f64,
+    /// Largest norm of a layer's batch-mean gradient.
+    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().max_grad_norm)]
+    max_grad_norm: f64,
+    /// Synaptic time constant [ms].
+    #[arg(long, default_value_t = 1.0)]
+    tau_syn_ms: f64,
+    /// Latency coding window of IDX images [ms] (pixel x spikes at (1 - x) t_max).
+    #[arg(long, default_value_t = 1.0)]
+    t_max_ms: f64,
+    /// Output neurons firing after this (or never) count as firing at it in the loss [ms];
+    /// default: the last input time + 6 tau.
+    #[arg(long)]
+    t_silent_ms: Option<f64>,
+    /// Use only the first N training samples.
+    #[arg(long)]
+    train: Option<usize>,
+    /// Evaluate only the first N test samples.
+    #[arg(long)]
+    test: Option<usize>,
+    /// Threads for gradients and testing (results do not depend on it); default: all cores.
+    #[arg(long, value_parser = parse_threads)]
+    threads: Option<usize>,
+    /// Seed of the initial weights and the sample order.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Save the trained network to this file.
+    #[arg(long)]
+    save: Option<PathBuf>,
+}
+
+/// Hidden layer sizes from the command line.
+#[derive(Clone, Debug)]
+struct Hidden(Vec<usize>);
+
+fn parse_hidden(s: &str) -> std::result::Result<Hidden, String> {
+    let s = s.trim();
+    if s.is_empty() || s == "none" {
+        return Ok(Hidden(Vec::new()));
+    }
+    let sizes = s
+        .split(',')
+        .map(|p| match p.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "hidden sizes `{s}`: expected positive integers separated by commas, or `none`"
+            )),
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    if sizes.len() > spikeq::learn::ttfs::MAX_HIDDEN_LAYERS {
+        return Err(format!(
+            "hidden sizes `{s}`: at most {} hidden layers",
+            spikeq::learn::ttfs::MAX_HIDDEN_LAYERS
+        ));
+    }
+    Ok(Hidden(sizes))
 }
 
 #[derive(clap::Args, Debug)]
@@ -356,12 +443,13 @@ struct ConvertArgs {
 
 #[derive(clap::Args, Debug)]
 struct EvalArgs {
-    /// Model file written by `learn convert --save`.
+    /// Model file written by `learn convert|stdp|rstdp|ttfs --save`.
     model: PathBuf,
     /// IDX directory (as for `learn convert`); the test part is evaluated, the training part
-    /// tunes the TTFS thresholds.
+    /// tunes the TTFS thresholds of a converted model. Not needed for a Yin-Yang `learn ttfs`
+    /// model (its test set is generated).
     #[arg(long)]
-    data: PathBuf,
+    data: Option<PathBuf>,
     #[command(flatten)]
     snn: SnnArgs,
 }
@@ -722,12 +810,40 @@ fn learn_command(command: LearnCommand) -> Result<()> {
         LearnCommand::Rstdp(a) => learn_rstdp(&a),
         LearnCommand::Compare(a) => learn_compare(&a),
         LearnCommand::Eventprop(a) => learn_eventprop(&a),
+        LearnCommand::Ttfs(a) => learn_ttfs(&a),
         LearnCommand::Eval(a) => {
             use spikeq::learn::model::AnyModel;
-            let model = match AnyModel::load(&a.model)? {
+            let model = AnyModel::load(&a.model)?;
+            if let AnyModel::Ttfs(m) = &model {
+                let test = ttfs_test_set(&m.net, a.data.as_deref(), a.snn.test_limit)?;
+                return ttfs_report(&m.net, &test, eval_threads(a.snn.threads));
+            }
+            if let AnyModel::EventProp(net) = &model {
+                use spikeq::learn::eventprop::InputCoding;
+                let t_max_ms = match net.coding {
+                    InputCoding::Latency { t_max_ms } => t_max_ms,
+                    InputCoding::YinYang(_) => 0.0,
+                };
+                let data = match net.coding {
+                    InputCoding::Latency { .. } => Some(a.data.as_deref().ok_or_else(|| {
+                        anyhow::anyhow!("--data DIR is needed to evaluate this model")
+                    })?),
+                    // The published Yin-Yang test set.
+                    InputCoding::YinYang(_) => None,
+                };
+                let (_, test) = eventprop_data(data, t_max_ms, Some(0), a.snn.test_limit)?;
+                let e = spikeq::learn::eventprop::evaluate(net, &test, eval_threads(a.snn.threads))?;
+                println!("test {}", eventprop_eval_line(&e));
+                return Ok(());
+            }
+            let Some(dir) = &a.data else {
+                bail!("--data DIR is needed to evaluate this model");
+            };
+            let model = match model {
+                AnyModel::Ttfs(_) => unreachable!("handled above"),
                 AnyModel::Converted(m) => m,
                 AnyModel::Stdp(state) => {
-                    let set = data::load_idx_dir(&a.data)?;
+                    let set = data::load_idx_dir(dir)?;
                     let mut test = Dataset::from(&set.test);
                     if let Some(n) = a.snn.test_limit {
                         test = test.take(n);
@@ -735,34 +851,16 @@ fn learn_command(command: LearnCommand) -> Result<()> {
                     return stdp_report(&state, &test, eval_threads(a.snn.threads));
                 }
                 AnyModel::Rstdp(m) => {
-                    let set = data::load_idx_dir(&a.data)?;
+                    let set = data::load_idx_dir(dir)?;
                     let mut test = Dataset::from(&set.test);
                     if let Some(n) = a.snn.test_limit {
                         test = test.take(n);
                     }
                     return rstdp_report(&m, &test, eval_threads(a.snn.threads));
                 }
-                AnyModel::EventProp(net) => {
-                    use spikeq::learn::eventprop::InputCoding;
-                    let test = match net.coding {
-                        InputCoding::Latency { t_max_ms } => {
-                            eventprop_data(Some(&a.data), t_max_ms, Some(0), a.snn.test_limit)?.1
-                        }
-                        InputCoding::YinYang(_) => anyhow::bail!(
-                            "{}: a Yin-Yang model; `learn eventprop --yin-yang` tests it on the published test set",
-                            a.model.display()
-                        ),
-                    };
-                    let e = spikeq::learn::eventprop::evaluate(
-                        &net,
-                        &test,
-                        eval_threads(a.snn.threads),
-                    )?;
-                    println!("test {}", eventprop_eval_line(&e));
-                    return Ok(());
-                }
+                AnyModel::EventProp(_) => unreachable!("handled above"),
             };
-            let set = data::load_idx_dir(&a.data)?;
+            let set = data::load_idx_dir(dir)?;
             learn_report(
                 &model,
                 &Dataset::from(&set.train),
@@ -1055,6 +1153,209 @@ fn learn_compare(a: &CompareArgs) -> Result<()> {
         files.plot.display(),
         report.rows.len(),
         report.wall.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The Yin-Yang sets as data sets: (train = `yin_yang(5000, 42)`, test = `yin_yang(1000, 40)`).
+fn yin_yang_sets() -> (spikeq::learn::Dataset, spikeq::learn::Dataset) {
+    use spikeq::learn::{Dataset, data};
+    let [train_seed, _, test_seed] = data::YIN_YANG_SEEDS;
+    let [train_n, _, test_n] = data::YIN_YANG_SIZES;
+    (
+        Dataset::from(&data::yin_yang(train_n, train_seed)),
+        Dataset::from(&data::yin_yang(test_n, test_seed)),
+    )
+}
+
+/// The test set a TTFS model is evaluated on: the Yin-Yang test set for Yin-Yang coding, else
+/// the test part of `data`; the first `limit` samples.
+fn ttfs_test_set(
+    net: &spikeq::learn::ttfs::TtfsNet,
+    data: Option<&Path>,
+    limit: Option<usize>,
+) -> Result<spikeq::learn::Dataset> {
+    use spikeq::learn::ttfs::InputCoding;
+    let test = match (net.coding, data) {
+        (InputCoding::YinYang(_), _) => yin_yang_sets().1,
+        (InputCoding::Latency { .. }, Some(dir)) => {
+            spikeq::learn::Dataset::from(&spikeq::learn::data::load_idx_dir(dir)?.test)
+        }
+        (InputCoding::Latency { .. }, None) => {
+            bail!("--data DIR is needed to evaluate this model (it was trained on images)")
+        }
+    };
+    Ok(match limit {
+        Some(n) => test.take(n),
+        None => test,
+    })
+}
+
+/// `spikeq learn ttfs`: trains with exact spike-time gradients, tests after every epoch,
+/// reports accuracy and cost (progress on stderr).
+fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
+    use spikeq::learn::encode::YinYangTiming;
+    use spikeq::learn::model::AnyModel;
+    use spikeq::learn::optim::AdamParams;
+    use spikeq::learn::ttfs::{self, InputCoding, LossParams, TtfsConfig, TtfsModel, TtfsProgress};
+    use spikeq::learn::{Dataset, data};
+    let (mut train, mut test, coding, default_hidden) = match &a.data {
+        Some(dir) if !a.yin_yang => {
+            let set = data::load_idx_dir(dir)?;
+            let coding = InputCoding::Latency {
+                t_max_ms: a.t_max_ms,
+            };
+            (
+                Dataset::from(&set.train),
+                Dataset::from(&set.test),
+                coding,
+                vec![340],
+            )
+        }
+        _ => {
+            let (train, test) = yin_yang_sets();
+            let coding = InputCoding::YinYang(YinYangTiming::default());
+            (train, test, coding, vec![120])
+        }
+    };
+    if let Some(n) = a.train {
+        train = train.take(n);
+    }
+    if let Some(n) = a.test {
+        test = test.take(n);
+    }
+    let hidden = a.hidden.clone().map_or(default_hidden, |h| h.0);
+    let threads = eval_threads(a.threads);
+    let classes = spikeq::learn::stdp::classes(&train).max(spikeq::learn::stdp::classes(&test));
+    let cfg = TtfsConfig {
+        epochs: a.epochs,
+        batch_size: a.batch,
+        adam: AdamParams {
+            learning_rate: a.learning_rate,
+            ..TtfsConfig::default().adam
+        },
+        lr_decay: a.lr_decay,
+        max_grad_norm: a.max_grad_norm,
+        loss: LossParams {
+            t_silent_ms: a
+                .t_silent_ms
+                .unwrap_or(coding.last_input_ms() + 6.0 * a.tau_syn_ms),
+            weight_sum_penalty: a.penalty,
+        },
+        seed: a.seed,
+        ..TtfsConfig::default()
+    };
+    cfg.validate()?;
+    let mut net = ttfs::untrained(&hidden, classes, a.tau_syn_ms, coding, &cfg, &train)?;
+    let e0 = ttfs::evaluate(&net, &test, threads, &|_, _| {})?;
+    eprintln!(
+        "training {:?} on {} samples for {} epochs ({threads} threads); untrained test accuracy {:.2}%",
+        net.sizes,
+        train.len(),
+        cfg.epochs,
+        100.0 * e0.accuracy()
+    );
+    let every = (train.len() / 5).max(1);
+    let mut next = every;
+    let report = ttfs::train(
+        &mut net,
+        &train,
+        Some(&test),
+        &cfg,
+        threads,
+        &mut |p| match p {
+            TtfsProgress::Batch {
+                epoch,
+                done,
+                total,
+                running_accuracy,
+                running_loss,
+            } => {
+                if done >= next && done < total {
+                    eprintln!(
+                        "  epoch {epoch:>3}  {done:>6}/{total}  running accuracy {:.2}%  loss {running_loss:.4}",
+                        100.0 * running_accuracy
+                    );
+                    next += every;
+                }
+                if done == total {
+                    next = every;
+                }
+            }
+            TtfsProgress::Epoch(r) => eprintln!(
+                "epoch {:>3}  loss {:.4}  train accuracy {:.2}%  test accuracy {:.2}%  ({:.1} s + {:.1} s test)",
+                r.epoch,
+                r.train_loss,
+                100.0 * r.train_accuracy,
+                100.0 * r.test_accuracy.unwrap_or(f64::NAN),
+                r.wall.as_secs_f64(),
+                r.test_wall.as_secs_f64()
+            ),
+        },
+    )?;
+    println!(
+        "training: {:?}, {} samples x {} epochs, {:.1} s wall ({threads} threads), untrained test accuracy {:.2}%",
+        net.sizes,
+        train.len(),
+        cfg.epochs,
+        report.wall.as_secs_f64(),
+        100.0 * e0.accuracy()
+    );
+    println!("| epoch | train loss | train accuracy | test accuracy | wall [s] |");
+    println!("|---|---|---|---|---|");
+    for r in &report.epochs {
+        println!(
+            "| {} | {:.4} | {:.2}% | {:.2}% | {:.1} |",
+            r.epoch,
+            r.train_loss,
+            100.0 * r.train_accuracy,
+            100.0 * r.test_accuracy.unwrap_or(f64::NAN),
+            r.wall.as_secs_f64()
+        );
+    }
+    if let Some(path) = &a.save {
+        AnyModel::Ttfs(TtfsModel {
+            net: net.clone(),
+            config: cfg,
+            train_samples: train.len(),
+        })
+        .save(path)?;
+        eprintln!("saved {}", path.display());
+    }
+    ttfs_report(&net, &test, threads)
+}
+
+/// Tests a TTFS network and prints accuracy and cost per sample.
+fn ttfs_report(
+    net: &spikeq::learn::ttfs::TtfsNet,
+    test: &spikeq::learn::Dataset,
+    threads: usize,
+) -> Result<()> {
+    let total = test.len();
+    let e = spikeq::learn::ttfs::evaluate(net, test, threads, &|done, right| {
+        if done % 1000 < 64 || done == total {
+            eprintln!(
+                "  testing {done}/{total}, running accuracy {:.2}%",
+                100.0 * right as f64 / done.max(1) as f64
+            );
+        }
+    })?;
+    let spikes: Vec<String> = e
+        .spikes_per_sample
+        .iter()
+        .map(|s| format!("{s:.1}"))
+        .collect();
+    println!(
+        "test: {} samples, accuracy {:.2}% ({} without an output spike, counted wrong), {:.2} s wall on {threads} threads; per sample: {:.0} synaptic ops ({:.0} before the decision; dense ANN {} MACs), spikes per layer {}, first output spike at {:.3} ms",
+        e.samples,
+        100.0 * e.accuracy(),
+        e.undecided,
+        e.wall.as_secs_f64(),
+        e.synaptic_ops_per_sample,
+        e.synaptic_ops_to_decision_per_sample,
+        e.ann_macs,
+        spikes.join(", "),
+        e.mean_decision_ms
     );
     Ok(())
 }

@@ -4,8 +4,11 @@
 //! N-MNIST samples), turning values into spike trains ([`encode`]), training a ReLU
 //! perceptron ([`ann`]), converting it into non-leaky integrate-and-fire networks and
 //! classifying with them on the engine, with the cost of each classification ([`convert`]),
-//! the model files of trained networks ([`model`]), and the accuracy/cost comparison of every
-//! method on one data set ([`compare`]).
+//! training with exact spike-time gradients: EventProp for LIF networks ([`eventprop`]) and
+//! time-to-first-spike networks ([`ttfs`]), both computed in continuous time rather than on
+//! the engine's tick grid, with Adam and parallel mini-batches ([`optim`]), the model files of
+//! trained networks ([`model`]), and the accuracy/cost comparison of every method on one data
+//! set ([`compare`]).
 //!
 //! Must not touch: engine internals, queues or neuron state. This module is a client of the
 //! library like any user: it describes networks with [`crate::network::NetworkBuilder`], sets
@@ -25,6 +28,7 @@ pub mod model;
 pub mod optim;
 pub mod rstdp;
 pub mod stdp;
+pub mod ttfs;
 
 use crate::record::SpikeSink;
 use crate::{Spike, Tick};
@@ -56,6 +60,20 @@ impl Dataset {
         Dataset {
             inputs: self.inputs[..n].to_vec(),
             labels: self.labels[..n].to_vec(),
+        }
+    }
+}
+
+impl From<&data::YinYang> for Dataset {
+    /// The coordinates `[x, y, 1 - x, 1 - y]` as inputs.
+    fn from(y: &data::YinYang) -> Dataset {
+        Dataset {
+            inputs: y
+                .samples
+                .iter()
+                .map(|s| s.iter().map(|&v| v as f32).collect())
+                .collect(),
+            labels: y.labels.clone(),
         }
     }
 }

@@ -101,6 +101,8 @@ pub const MAGIC_RSTDP: &[u8; 12] = b"spikeq-rstdp";
 
 /// Magic bytes of an EventProp network file.
 pub const MAGIC_EVENTPROP: &[u8; 12] = b"spikeq-evprp";
+/// First bytes of a time-to-first-spike model file (`learn ttfs --save`).
+pub const MAGIC_TTFS: &[u8; 12] = b"spikeq-ttfs1";
 
 /// An R-STDP readout with the feature layer it reads.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -122,6 +124,8 @@ pub enum AnyModel {
     Rstdp(RstdpModel),
     /// A network trained with EventProp (`learn eventprop --save`).
     EventProp(super::eventprop::EventPropNet),
+    /// A time-to-first-spike network trained with exact gradients (`learn ttfs --save`).
+    Ttfs(super::ttfs::TtfsModel),
 }
 
 fn write_with_magic<T: serde::Serialize>(
@@ -146,6 +150,7 @@ impl AnyModel {
             AnyModel::Stdp(m) => write_with_magic(path.as_ref(), MAGIC_STDP, m),
             AnyModel::Rstdp(m) => write_with_magic(path.as_ref(), MAGIC_RSTDP, m),
             AnyModel::EventProp(m) => write_with_magic(path.as_ref(), MAGIC_EVENTPROP, m),
+            AnyModel::Ttfs(m) => write_with_magic(path.as_ref(), MAGIC_TTFS, m),
         }
     }
 
@@ -191,6 +196,14 @@ impl AnyModel {
                 .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
             m.check().map_err(bad)?;
             return Ok(AnyModel::EventProp(m));
+        }
+        if n == 12 && &head == MAGIC_TTFS {
+            let bytes = read_capped(path)?;
+            let body = check_head(&bytes, MAGIC_TTFS).map_err(bad)?;
+            let m: super::ttfs::TtfsModel = codec::decode_exact(body)
+                .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
+            m.check().map_err(bad)?;
+            return Ok(AnyModel::Ttfs(m));
         }
         SavedModel::load(path).map(AnyModel::Converted)
     }

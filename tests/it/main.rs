@@ -21,6 +21,7 @@ mod simultaneity;
 mod sweep;
 mod threads;
 mod trace_cli;
+mod ttfs_grad;
 mod user_api;
 
 use spikeq::engine::Simulation;
