@@ -832,7 +832,8 @@ fn learn_command(command: LearnCommand) -> Result<()> {
                     InputCoding::YinYang(_) => None,
                 };
                 let (_, test) = eventprop_data(data, t_max_ms, Some(0), a.snn.test_limit)?;
-                let e = spikeq::learn::eventprop::evaluate(net, &test, eval_threads(a.snn.threads))?;
+                let e =
+                    spikeq::learn::eventprop::evaluate(net, &test, eval_threads(a.snn.threads))?;
                 println!("test {}", eventprop_eval_line(&e));
                 return Ok(());
             }

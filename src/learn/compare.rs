@@ -14,8 +14,9 @@
 //! Write one function `fn(&Session) -> Result<Vec<MethodRow>, LearnError>` that trains the
 //! method on [`Session::train`] and tests it on [`Session::test`] (one row per tested variant,
 //! usually one), add its budget to [`CompareConfig`] and both presets, and add it to
-//! [`METHODS`]. Places marked `MERGE(part 2)` are where EventProp (`learn::eventprop`) and the
-//! Mostafa (2017) spike-time-gradient network (`learn::ttfs`) go.
+//! [`METHODS`]. EventProp ([`super::eventprop`]) and the Mostafa (2018) network
+//! ([`super::ttfs`]) compute their spikes in continuous time rather than on the engine; their
+//! costs count the same way (every spike delivered to every neuron of the next layer).
 //!
 //! # Cost definitions (per test sample, after training)
 //! - **Synaptic operations**: spikes delivered across one synapse each, the engine's
@@ -160,7 +161,23 @@ impl EventPropBudget {
     }
 }
 
-// MERGE(part 2): the Mostafa-TTFS budget goes here.
+/// The Mostafa (2018) time-to-first-spike network ([`super::ttfs`]) on latency-coded images,
+/// with the `learn ttfs` defaults otherwise.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TtfsBudget {
+    /// Training samples.
+    pub train_samples: usize,
+    /// Test samples.
+    pub test_samples: usize,
+    /// Hidden layer sizes.
+    pub hidden: Vec<usize>,
+    /// Passes over the training samples.
+    pub epochs: usize,
+    /// Synaptic time constant \[ms\].
+    pub tau_syn_ms: f64,
+    /// Latency of a zero pixel \[ms\].
+    pub t_max_ms: f64,
+}
 
 /// What the comparison runs: the data and each method's budget.
 #[derive(Clone, Debug, PartialEq)]
@@ -183,7 +200,8 @@ pub struct CompareConfig {
     pub rstdp: RstdpBudget,
     /// EventProp.
     pub eventprop: EventPropBudget,
-    // MERGE(part 2): `pub ttfs: TtfsBudget,`.
+    /// The Mostafa time-to-first-spike network.
+    pub ttfs: TtfsBudget,
 }
 
 impl CompareConfig {
@@ -221,7 +239,14 @@ impl CompareConfig {
                 per_class: 1,
             },
             eventprop: EventPropBudget::mnist(5000, 5000, 350, 15),
-            // MERGE(part 2): full budget of Mostafa-TTFS.
+            ttfs: TtfsBudget {
+                train_samples: 5000,
+                test_samples: 5000,
+                hidden: vec![340],
+                epochs: 20,
+                tau_syn_ms: 1.0,
+                t_max_ms: 1.0,
+            },
         }
     }
 
@@ -255,8 +280,15 @@ impl CompareConfig {
                 epochs: 20,
                 per_class: 1,
             },
-            eventprop: EventPropBudget::mnist(400, 200, 32, 3),
-            // MERGE(part 2): fast budget of Mostafa-TTFS.
+            eventprop: EventPropBudget::mnist(400, 200, 64, 10),
+            ttfs: TtfsBudget {
+                train_samples: 400,
+                test_samples: 200,
+                hidden: vec![32],
+                epochs: 3,
+                tau_syn_ms: 1.0,
+                t_max_ms: 1.0,
+            },
         }
     }
 
@@ -305,7 +337,17 @@ impl CompareConfig {
             return bad("EventProp's latency window must be positive");
         }
         e.params.validate()?;
-        // MERGE(part 2): the checks of the Mostafa-TTFS budget.
+        let t = &self.ttfs;
+        if t.train_samples == 0 || t.test_samples == 0 || t.hidden.contains(&0) || t.epochs == 0 {
+            return bad("the TTFS network needs samples, an epoch and non-empty hidden layers");
+        }
+        if !(t.tau_syn_ms > 0.0
+            && t.tau_syn_ms.is_finite()
+            && t.t_max_ms > 0.0
+            && t.t_max_ms.is_finite())
+        {
+            return bad("the TTFS network's time constant and latency window must be positive");
+        }
         Ok(())
     }
 
@@ -671,7 +713,10 @@ pub const METHODS: &[Method] = &[
         name: "EventProp",
         run: eventprop_rows,
     },
-    // MERGE(part 2): `Method { name: "TTFS spike-time gradients (Mostafa 2017)", run: ttfs_gradient_rows },`.
+    Method {
+        name: "TTFS spike-time gradients (Mostafa 2018)",
+        run: ttfs_gradient_rows,
+    },
 ];
 
 fn layer_sizes(sizes: &[usize]) -> String {
@@ -1053,7 +1098,71 @@ fn eventprop_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError> {
     }])
 }
 
-// MERGE(part 2): `fn ttfs_gradient_rows(..)` goes here: train on `s.train(budget.train_samples)`, test on
+/// Mostafa's time-to-first-spike network: exact spike-time gradients in closed form; costs
+/// from its own forward pass (every spike delivered to every neuron of the next layer).
+fn ttfs_gradient_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError> {
+    use super::ttfs::{self, InputCoding, LossParams, TtfsConfig};
+    let b = &s.config().ttfs;
+    let train = s.train(b.train_samples);
+    let test = s.test(b.test_samples);
+    let coding = InputCoding::Latency {
+        t_max_ms: b.t_max_ms,
+    };
+    let cfg = TtfsConfig {
+        epochs: b.epochs,
+        loss: LossParams {
+            t_silent_ms: coding.last_input_ms() + 6.0 * b.tau_syn_ms,
+            ..LossParams::default()
+        },
+        seed: s.config().seed,
+        ..TtfsConfig::default()
+    };
+    let mut net = ttfs::untrained(&b.hidden, s.classes(), b.tau_syn_ms, coding, &cfg, &train)?;
+    let rep = s.reporter();
+    let report = ttfs::train(&mut net, &train, None, &cfg, s.threads(), &mut |_| {})?;
+    rep.step(&format!("TTFS: trained {} epochs", report.epochs.len()));
+    let e = ttfs::evaluate(&net, &test, s.threads(), &|_, _| {})?;
+    let spikes: f64 = e.spikes_per_sample.iter().skip(1).sum();
+    Ok(vec![MethodRow {
+        method: "TTFS network, exact spike-time gradients (Mostafa 2018)".into(),
+        kind: NetKind::Snn,
+        network: format!(
+            "{} non-leaky IF, exponential currents (tau_syn {} ms), one spike per neuron",
+            layer_sizes(&net.sizes),
+            b.tau_syn_ms
+        ),
+        coding: format!(
+            "latency, one spike per non-zero pixel within {} ms",
+            b.t_max_ms
+        ),
+        train_samples: train.len(),
+        test_samples: e.samples,
+        test_accuracy: e.accuracy(),
+        synaptic_ops_per_sample: Some(e.synaptic_ops_per_sample),
+        neuron_updates_per_sample: e.synaptic_ops_per_sample + spikes,
+        ann_macs_per_sample: e.ann_macs,
+        energy_estimate_nj: energy_estimate_nj(
+            NetKind::Snn,
+            Some(e.synaptic_ops_per_sample),
+            e.ann_macs,
+        ),
+        time_to_decision_ms: Some(e.mean_decision_ms),
+        train_wall_s: secs(report.wall),
+        notes: format!(
+            "{} epochs of Adam (batch {}, step {}), cross-entropy over -z of the outputs with the \
+             weight-sum penalty; class = first output spike ({} test samples without one, \
+             counted wrong); {:.0} synaptic ops per sample before the decision; exact \
+             continuous-time computation (not the engine)",
+            cfg.epochs,
+            cfg.batch_size,
+            cfg.adam.learning_rate,
+            e.undecided,
+            e.synaptic_ops_to_decision_per_sample
+        ),
+    }])
+}
+
+// Further methods go here: train on `s.train(budget.train_samples)`, test on
 // `s.test(budget.test_samples)`, fill one `MethodRow` each (synaptic ops and neuron updates
 // from the engine's counters as defined in the module docs, time to decision = mean first
 // output spike for a first-spike readout).
@@ -1305,7 +1414,13 @@ pub fn markdown(report: &Report) -> String {
         "- EventProp: hidden {:?}, {} epochs over {} training samples, tested on {}.",
         e.hidden, e.params.epochs, e.train_samples, e.test_samples
     );
-    // MERGE(part 2): one budget line for Mostafa-TTFS.
+    let t = &c.ttfs;
+    let _ = writeln!(
+        s,
+        "- TTFS network (Mostafa 2018): hidden {:?}, {} epochs over {} training samples, tested \
+         on {}; tau_syn {} ms, latency window {} ms.",
+        t.hidden, t.epochs, t.train_samples, t.test_samples, t.tau_syn_ms, t.t_max_ms
+    );
     s.push('\n');
     s.push_str(
         "| # | method | type | network | coding | train / test | test accuracy | synaptic ops \
