@@ -393,6 +393,9 @@ struct EventPropArgs {
     /// Standard deviation of the initial weights times the square root of the fan-in.
     #[arg(long, default_value_t = spikeq::learn::eventprop::EventPropParams::default().init_std)]
     init_std: f64,
+    /// Leave out each input spike with this probability during training (a regulariser).
+    #[arg(long, default_value_t = 0.0)]
+    input_dropout: f64,
     /// Use only the first N training samples.
     #[arg(long)]
     train: Option<usize>,
@@ -959,6 +962,7 @@ fn learn_eventprop(a: &EventPropArgs) -> Result<()> {
             ..Default::default()
         },
         lr_decay: a.lr_decay,
+        input_dropout: a.input_dropout,
         seed: a.seed,
     };
     let threads = a

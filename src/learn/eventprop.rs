@@ -96,6 +96,10 @@ pub struct EventPropParams {
     pub adam: AdamParams,
     /// The step size is multiplied by this after each epoch.
     pub lr_decay: f64,
+    /// During training, each input spike is left out with this probability, anew for every
+    /// sample and epoch (a regulariser, as dropout; 0 switches it off). Deterministic given
+    /// the seed.
+    pub input_dropout: f64,
     /// Seed of weight initialisation and shuffling.
     pub seed: u64,
 }
@@ -115,6 +119,7 @@ impl Default for EventPropParams {
                 ..AdamParams::default()
             },
             lr_decay: 0.95,
+            input_dropout: 0.0,
             seed: 1,
         }
     }
@@ -137,6 +142,9 @@ impl EventPropParams {
         }
         if self.batch == 0 {
             return bad("the batch size must be at least 1");
+        }
+        if !(0.0..1.0).contains(&self.input_dropout) {
+            return bad("the input dropout must be in [0, 1)");
         }
         if !(self.adam.learning_rate > 0.0 && self.adam.learning_rate.is_finite()) {
             return bad("the learning rate must be positive");
@@ -1005,8 +1013,26 @@ pub fn train(
         let (mut loss, mut correct, mut done) = (0.0, 0usize, 0usize);
         for batch in order.chunks(net.params.batch) {
             let frozen: &EventPropNet = net;
+            let dropout = frozen.params.input_dropout;
+            let seed = frozen.params.seed;
             let sum = batch_gradients(batch, frozen.weights.len(), threads, |i, g| {
-                frozen.sample_gradient(&train.inputs[i], train.labels[i] as usize, g)
+                let label = train.labels[i] as usize;
+                if dropout > 0.0 {
+                    use rand::RngExt;
+                    // One stream per (epoch, sample): the same on any thread count.
+                    let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+                        seed ^ ((epoch as u64) << 40)
+                            ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                    );
+                    let kept: Vec<SampleSpike> = train.inputs[i]
+                        .iter()
+                        .filter(|_| rng.random::<f64>() >= dropout)
+                        .copied()
+                        .collect();
+                    frozen.sample_gradient(&kept, label, g)
+                } else {
+                    frozen.sample_gradient(&train.inputs[i], label, g)
+                }
             });
             for (o, &i) in sum.samples.iter().zip(batch) {
                 loss += o.loss;

@@ -283,6 +283,30 @@ fn eventprop_learns_yin_yang_and_reloads() {
     let mut one = EventPropNet::new(&[5, 30, 3], params).unwrap();
     ep::train(&mut one, &train, None, 1, &|_, _, _| {}, &mut |_| {}).unwrap();
     assert_eq!(one, net);
+    // Input dropout draws one random stream per sample and epoch: it changes training, and the
+    // result still does not depend on the thread count.
+    let dropped = |threads| {
+        let p = EventPropParams {
+            epochs: 1,
+            input_dropout: 0.2,
+            ..params
+        };
+        let mut n = EventPropNet::new(&[5, 30, 3], p).unwrap();
+        ep::train(&mut n, &train, None, threads, &|_, _, _| {}, &mut |_| {}).unwrap();
+        n
+    };
+    let (d1, d2) = (dropped(1), dropped(2));
+    assert_eq!(d1, d2);
+    let mut plain = EventPropNet::new(
+        &[5, 30, 3],
+        EventPropParams {
+            epochs: 1,
+            ..params
+        },
+    )
+    .unwrap();
+    ep::train(&mut plain, &train, None, 1, &|_, _, _| {}, &mut |_| {}).unwrap();
+    assert_ne!(d1.weights, plain.weights);
     let dir = std::env::temp_dir().join(format!("spikeq-eventprop-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("yy.model");
