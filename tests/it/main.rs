@@ -8,6 +8,7 @@ mod connectivity;
 mod exp_current;
 mod learn;
 mod learn_stdp;
+mod learn_ttfs;
 mod model_errors;
 mod models;
 mod plasticity;
