@@ -179,26 +179,32 @@ struct TtfsArgs {
     #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().batch_size)]
     batch: usize,
     /// Adam's initial step size.
-    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().adam.learning_rate)]
+    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().adam.learning_rate, allow_hyphen_values = true)]
     learning_rate: f64,
     /// The step size is multiplied by this after every epoch.
-    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().lr_decay)]
+    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().lr_decay, allow_hyphen_values = true)]
     lr_decay: f64,
     /// Weight of the penalty on neurons whose arrived weights stay below threshold.
-    #[arg(long, default_value_t = spikeq::learn::ttfs::LossParams::default().weight_sum_penalty)]
+    #[arg(long, default_value_t = spikeq::learn::ttfs::LossParams::default().weight_sum_penalty, allow_hyphen_values = true)]
     penalty: f64,
     /// Largest norm of a layer's batch-mean gradient.
-    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().max_grad_norm)]
+    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().max_grad_norm, allow_hyphen_values = true)]
     max_grad_norm: f64,
     /// Synaptic time constant [ms].
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     tau_syn_ms: f64,
     /// Latency coding window of IDX images [ms] (pixel x spikes at (1 - x) t_max).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     t_max_ms: f64,
-    /// Output neurons firing after this (or never) count as firing at it in the loss [ms];
-    /// default: the last input time + 6 tau.
-    #[arg(long)]
+    /// An extra input spiking at this time in every image [ms] (a learnable offset).
+    #[arg(long, allow_hyphen_values = true)]
+    bias_ms: Option<f64>,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().weight_decay, allow_hyphen_values = true)]
+    weight_decay: f64,
+    /// A correct output neuron that never fires counts as firing at this time (or at the last
+    /// output spike, if later) in the loss [ms]; default: the last input time + 3 tau.
+    #[arg(long, allow_hyphen_values = true)]
     t_silent_ms: Option<f64>,
     /// Use only the first N training samples.
     #[arg(long)]
@@ -1209,6 +1215,7 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
             let set = data::load_idx_dir(dir)?;
             let coding = InputCoding::Latency {
                 t_max_ms: a.t_max_ms,
+                bias_ms: a.bias_ms,
             };
             (
                 Dataset::from(&set.train),
@@ -1241,10 +1248,11 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
         },
         lr_decay: a.lr_decay,
         max_grad_norm: a.max_grad_norm,
+        weight_decay: a.weight_decay,
         loss: LossParams {
             t_silent_ms: a
                 .t_silent_ms
-                .unwrap_or(coding.last_input_ms() + 6.0 * a.tau_syn_ms),
+                .unwrap_or(coding.last_input_ms() + 3.0 * a.tau_syn_ms),
             weight_sum_penalty: a.penalty,
         },
         seed: a.seed,

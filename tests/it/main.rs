@@ -10,6 +10,7 @@ mod eventprop;
 mod exp_current;
 mod learn;
 mod learn_stdp;
+mod learn_ttfs;
 mod model_errors;
 mod models;
 mod plasticity;
