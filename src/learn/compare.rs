@@ -1107,6 +1107,7 @@ fn ttfs_gradient_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError> {
     let test = s.test(b.test_samples);
     let coding = InputCoding::Latency {
         t_max_ms: b.t_max_ms,
+        bias_ms: None,
     };
     let cfg = TtfsConfig {
         epochs: b.epochs,
