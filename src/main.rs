@@ -893,30 +893,34 @@ fn eventprop_data(
 )> {
     use spikeq::learn::eventprop as ep;
     use spikeq::learn::{Dataset, data};
-    let (mut train, mut test) = match data {
+    // Limits apply before encoding: `learn eval` asks for no training samples at all.
+    let limit = |d: Dataset, n: Option<usize>| match n {
+        Some(n) => d.take(n),
+        None => d,
+    };
+    let (train, test) = match data {
         Some(dir) => {
             let set = data::load_idx_dir(dir)?;
             (
-                ep::latency_dataset(&Dataset::from(&set.train), t_max_ms),
-                ep::latency_dataset(&Dataset::from(&set.test), t_max_ms),
+                ep::latency_dataset(&limit(Dataset::from(&set.train), train_limit), t_max_ms),
+                ep::latency_dataset(&limit(Dataset::from(&set.test), test_limit), t_max_ms),
             )
         }
         None => {
             let timing = ep::default_yin_yang_timing();
             let [train_seed, _, test_seed] = data::YIN_YANG_SEEDS;
             let [train_n, _, test_n] = data::YIN_YANG_SIZES;
+            // The generator draws sample by sample: the first k of a set are `yin_yang(k)`.
+            let (train_n, test_n) = (
+                train_limit.map_or(train_n, |k| k.min(train_n)),
+                test_limit.map_or(test_n, |k| k.min(test_n)),
+            );
             (
                 ep::yin_yang_dataset(&data::yin_yang(train_n, train_seed), &timing),
                 ep::yin_yang_dataset(&data::yin_yang(test_n, test_seed), &timing),
             )
         }
     };
-    if let Some(n) = train_limit {
-        train = train.take(n);
-    }
-    if let Some(n) = test_limit {
-        test = test.take(n);
-    }
     Ok((train, test))
 }
 

@@ -123,28 +123,9 @@ impl SpikingClassifier {
         params: &[IafParams],
         readout: Readout,
     ) -> Result<Self, LearnError> {
-        let mut b = NetworkBuilder::new();
         let n_in = weights.first().map_or(0, |l| l.inputs);
-        let mut pops = vec![b.population("input", n_in as u32, NeuronKind::SpikeTimes(Vec::new()))];
-        for (k, (l, p)) in weights.iter().zip(params).enumerate() {
-            let name = if k + 1 == weights.len() {
-                "output".to_string()
-            } else {
-                format!("hidden{}", k + 1)
-            };
-            let pop = b.population(&name, l.outputs as u32, NeuronKind::NonLeakyIaf(*p));
-            // Weights are set below, synapse by synapse; the delay is one tick.
-            b.connect(
-                pops[k],
-                pop,
-                ConnectRule::AllToAll,
-                Dist::Const(0.0),
-                Dist::Const(1e-6),
-            );
-            pops.push(pop);
-        }
-        let mut net = b.build(1)?;
-        set_weights(&mut net, weights)?;
+        let kinds: Vec<NeuronKind> = params.iter().map(|p| NeuronKind::NonLeakyIaf(*p)).collect();
+        let net = layered_network(weights, &kinds)?;
         let mut sizes = vec![n_in];
         sizes.extend(weights.iter().map(|l| l.outputs));
         Ok(SpikingClassifier {
@@ -308,7 +289,39 @@ fn check_scales(mlp: &Mlp, scales: &[f32]) -> Result<(), LearnError> {
 
 /// Writes `weights[k]` into the synapses from population `k` to population `k + 1` of the
 /// all-to-all network `net` (built with placeholder weights).
-pub(crate) fn set_weights(net: &mut Network, weights: &[Dense]) -> Result<(), LearnError> {
+/// A feed-forward network on the engine: an input population of `spike_times` generators
+/// (named `input`), then one population of `kinds[k]` per layer of `weights` (`hidden1`, ...,
+/// `output`), all-to-all with those weights and a delay of one tick.
+pub(crate) fn layered_network(
+    weights: &[Dense],
+    kinds: &[NeuronKind],
+) -> Result<Network, LearnError> {
+    let mut b = NetworkBuilder::new();
+    let n_in = weights.first().map_or(0, |l| l.inputs);
+    let mut pops = vec![b.population("input", n_in as u32, NeuronKind::SpikeTimes(Vec::new()))];
+    for (k, (l, kind)) in weights.iter().zip(kinds).enumerate() {
+        let name = if k + 1 == weights.len() {
+            "output".to_string()
+        } else {
+            format!("hidden{}", k + 1)
+        };
+        let pop = b.population(&name, l.outputs as u32, kind.clone());
+        // Weights are set below, synapse by synapse; the delay is one tick.
+        b.connect(
+            pops[k],
+            pop,
+            ConnectRule::AllToAll,
+            Dist::Const(0.0),
+            Dist::Const(1e-6),
+        );
+        pops.push(pop);
+    }
+    let mut net = b.build(1)?;
+    set_weights(&mut net, weights)?;
+    Ok(net)
+}
+
+fn set_weights(net: &mut Network, weights: &[Dense]) -> Result<(), LearnError> {
     let conn = &mut net.connectivity;
     for (k, layer) in weights.iter().enumerate() {
         let (from, to) = (&net.populations[k], &net.populations[k + 1]);

@@ -570,6 +570,13 @@ mod tests {
     }
 
     #[test]
+    fn a_shorter_yin_yang_set_is_the_start_of_the_longer_one() {
+        let (short, long) = (yin_yang(10, 42), yin_yang(50, 42));
+        assert_eq!(short.samples, long.samples[..10]);
+        assert_eq!(short.labels, long.labels[..10]);
+    }
+
+    #[test]
     fn classes_of_landmarks() {
         // The centres of the two dots, the top (class 1) and the bottom (class 0) of the sign,
         // and points beside each dot, which belong to the other half.

@@ -686,46 +686,27 @@ impl EventPropNet {
     /// one tick. Under the max-voltage loss the output layer's threshold is 10⁹ mV: it never
     /// fires. Set the inputs with [`crate::network::NeuronKind::SpikeTimes`] on population 0.
     pub fn engine_network(&self) -> Result<crate::network::Network, LearnError> {
-        use crate::network::{ConnectRule, Dist, NetworkBuilder, NeuronKind};
+        use crate::network::NeuronKind;
         use crate::neuron::LifParams;
         use crate::neuron::lif_exp::ExpSynParams;
-        let mut b = NetworkBuilder::new();
-        let mut pops = vec![b.population(
-            "input",
-            self.sizes[0] as u32,
-            NeuronKind::SpikeTimes(Vec::new()),
-        )];
         let syn = ExpSynParams {
             tau_syn_ex_ms: self.params.tau_syn_ms,
             tau_syn_in_ms: self.params.tau_syn_ms,
         };
         let last = self.sizes.len() - 1;
-        for l in 1..=last {
-            let silent = l == last && self.params.loss == Loss::MaxVoltage;
-            let p = LifParams {
-                tau_m_ms: self.params.tau_mem_ms(),
-                v_rest_mv: 0.0,
-                v_reset_mv: 0.0,
-                v_th_mv: if silent { 1e9 } else { THETA },
-                t_ref: crate::Tick::ZERO,
-            };
-            let name = if l == last {
-                "output".to_string()
-            } else {
-                format!("hidden{l}")
-            };
-            let pop = b.population(&name, self.sizes[l] as u32, NeuronKind::LifExp(p, syn));
-            // Weights are set below, synapse by synapse; the delay is one tick.
-            b.connect(
-                pops[l - 1],
-                pop,
-                ConnectRule::AllToAll,
-                Dist::Const(0.0),
-                Dist::Const(1e-6),
-            );
-            pops.push(pop);
-        }
-        let mut net = b.build(1)?;
+        let kinds: Vec<NeuronKind> = (1..=last)
+            .map(|l| {
+                let silent = l == last && self.params.loss == Loss::MaxVoltage;
+                let p = LifParams {
+                    tau_m_ms: self.params.tau_mem_ms(),
+                    v_rest_mv: 0.0,
+                    v_reset_mv: 0.0,
+                    v_th_mv: if silent { 1e9 } else { THETA },
+                    t_ref: crate::Tick::ZERO,
+                };
+                NeuronKind::LifExp(p, syn)
+            })
+            .collect();
         let off = self.offsets();
         let dense: Vec<super::ann::Dense> = (0..last)
             .map(|l| super::ann::Dense {
@@ -737,8 +718,7 @@ impl EventPropNet {
                     .collect(),
             })
             .collect();
-        super::convert::set_weights(&mut net, &dense)?;
-        Ok(net)
+        super::convert::layered_network(&dense, &kinds)
     }
 
     /// Spike times of every layer (inputs first) for one sample, for tests and plots.

@@ -190,6 +190,16 @@ impl SpikeSink for OutputCounts {
     }
 }
 
+/// `[0, n)` cut into consecutive ranges of `size` (the last may be shorter), for
+/// [`run_chunks`].
+pub(crate) fn chunk_ranges(n: usize, size: usize) -> Vec<(usize, usize)> {
+    let size = size.max(1);
+    (0..n)
+        .step_by(size)
+        .map(|lo| (lo, (lo + size).min(n)))
+        .collect()
+}
+
 /// Runs `work(lo, hi)` on every range of `chunks` on up to `threads` threads, each thread
 /// taking the next range when it is done (so slow ranges do not hold the others back), and
 /// returns the results in the order of `chunks`, or the first error (ranges not yet started

@@ -169,19 +169,26 @@ impl AnyModel {
             path: path.to_owned(),
             what,
         };
-        if n == 12 && &head == MAGIC_STDP {
+        // The body of a file whose first 12 bytes are `magic`: size cap, version, codec.
+        fn body<T: serde::de::DeserializeOwned>(
+            path: &Path,
+            magic: &[u8; 12],
+            bad: &dyn Fn(String) -> LearnError,
+        ) -> Result<T, LearnError> {
             let bytes = read_capped(path)?;
-            let body = check_head(&bytes, MAGIC_STDP).map_err(bad)?;
-            let m: super::stdp::DcState = codec::decode_exact(body)
-                .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
+            let body = check_head(&bytes, magic).map_err(bad)?;
+            codec::decode_exact(body).map_err(|e| bad(format!("corrupt model data ({e:?})")))
+        }
+        if n != 12 {
+            return SavedModel::load(path).map(AnyModel::Converted);
+        }
+        if &head == MAGIC_STDP {
+            let m: super::stdp::DcState = body(path, MAGIC_STDP, &bad)?;
             m.check().map_err(bad)?;
             return Ok(AnyModel::Stdp(m));
         }
-        if n == 12 && &head == MAGIC_RSTDP {
-            let bytes = read_capped(path)?;
-            let body = check_head(&bytes, MAGIC_RSTDP).map_err(bad)?;
-            let m: RstdpModel = codec::decode_exact(body)
-                .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
+        if &head == MAGIC_RSTDP {
+            let m: RstdpModel = body(path, MAGIC_RSTDP, &bad)?;
             m.features.check().map_err(bad)?;
             m.readout.check().map_err(bad)?;
             if m.readout.features != m.features.params.neurons {
@@ -189,19 +196,13 @@ impl AnyModel {
             }
             return Ok(AnyModel::Rstdp(m));
         }
-        if n == 12 && &head == MAGIC_EVENTPROP {
-            let bytes = read_capped(path)?;
-            let body = check_head(&bytes, MAGIC_EVENTPROP).map_err(bad)?;
-            let m: super::eventprop::EventPropNet = codec::decode_exact(body)
-                .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
+        if &head == MAGIC_EVENTPROP {
+            let m: super::eventprop::EventPropNet = body(path, MAGIC_EVENTPROP, &bad)?;
             m.check().map_err(bad)?;
             return Ok(AnyModel::EventProp(m));
         }
-        if n == 12 && &head == MAGIC_TTFS {
-            let bytes = read_capped(path)?;
-            let body = check_head(&bytes, MAGIC_TTFS).map_err(bad)?;
-            let m: super::ttfs::TtfsModel = codec::decode_exact(body)
-                .map_err(|e| bad(format!("corrupt model data ({e:?})")))?;
+        if &head == MAGIC_TTFS {
+            let m: super::ttfs::TtfsModel = body(path, MAGIC_TTFS, &bad)?;
             m.check().map_err(bad)?;
             return Ok(AnyModel::Ttfs(m));
         }

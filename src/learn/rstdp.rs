@@ -453,10 +453,7 @@ pub fn evaluate(
         let c = sim.counters();
         Ok((out, c.iter().map(|c| c.synaptic_events).sum(), c[1].spikes))
     };
-    let chunks: Vec<(usize, usize)> = (0..n)
-        .step_by(chunk)
-        .map(|lo| (lo, (lo + chunk).min(n)))
-        .collect();
+    let chunks = super::chunk_ranges(n, chunk);
     let parts = super::run_chunks(&chunks, threads, &run, &|_, _| {})?;
     let mut stats = ReadoutStats {
         presentations: n,

@@ -671,10 +671,7 @@ pub fn responses(
     let p = &state.params;
     let frozen = Frozen::new(state)?;
     let n = data.len();
-    let chunks: Vec<(usize, usize)> = (0..n)
-        .step_by(EVAL_CHUNK)
-        .map(|lo| (lo, (lo + EVAL_CHUNK).min(n)))
-        .collect();
+    let chunks = super::chunk_ranges(n, EVAL_CHUNK);
     let done = AtomicUsize::new(0);
     type ChunkResult = (usize, PresentationSpikes, usize, usize, u64, [u64; 2]);
     let work = |lo: usize, hi: usize| -> Result<ChunkResult, LearnError> {

@@ -1014,10 +1014,7 @@ pub fn evaluate(
     check_data(net, data)?;
     let start = Instant::now();
     let n = data.len();
-    let chunks: Vec<(usize, usize)> = (0..n)
-        .step_by(EVAL_CHUNK)
-        .map(|lo| (lo, (lo + EVAL_CHUNK).min(n)))
-        .collect();
+    let chunks = super::chunk_ranges(n, EVAL_CHUNK);
     let done = AtomicUsize::new(0);
     let right = AtomicUsize::new(0);
     let results = super::run_chunks(
