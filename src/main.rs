@@ -166,6 +166,10 @@ struct TtfsArgs {
     /// Largest norm of a layer's batch-mean gradient.
     #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().max_grad_norm, allow_hyphen_values = true)]
     max_grad_norm: f64,
+    /// What the penalty sums: `all` input weights of a neuron (Mostafa) or only those of the
+    /// inputs that spiked in the sample (`arrived`).
+    #[arg(long, default_value = "all", value_parser = ["all", "arrived"])]
+    penalty_over: String,
     /// Synaptic time constant [ms].
     #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     tau_syn_ms: f64,
@@ -891,7 +895,9 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
     use spikeq::learn::encode::YinYangTiming;
     use spikeq::learn::model::AnyModel;
     use spikeq::learn::optim::AdamParams;
-    use spikeq::learn::ttfs::{self, InputCoding, LossParams, TtfsConfig, TtfsModel, TtfsProgress};
+    use spikeq::learn::ttfs::{
+        self, InputCoding, LossParams, PenaltyOver, TtfsConfig, TtfsModel, TtfsProgress,
+    };
     use spikeq::learn::{Dataset, data};
     let (mut train, mut test, coding, default_hidden) = match &a.data {
         Some(dir) if !a.yin_yang => {
@@ -937,6 +943,11 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
                 .t_silent_ms
                 .unwrap_or(coding.last_input_ms() + 3.0 * a.tau_syn_ms),
             weight_sum_penalty: a.penalty,
+            penalty_over: if a.penalty_over == "arrived" {
+                PenaltyOver::ArrivedInputs
+            } else {
+                PenaltyOver::AllInputs
+            },
         },
         seed: a.seed,
         ..TtfsConfig::default()

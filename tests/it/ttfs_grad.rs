@@ -12,7 +12,9 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
-use spikeq::learn::ttfs::{Arrivals, Forward, InputCoding, LossParams, THRESHOLD, TtfsNet};
+use spikeq::learn::ttfs::{
+    Arrivals, Forward, InputCoding, LossParams, PenaltyOver, THRESHOLD, TtfsNet,
+};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Clone, Debug)]
@@ -54,10 +56,14 @@ fn case() -> impl Strategy<Value = Case> {
                 // t_silent / τ.
                 2.5..4.5f64,
                 prop_oneof![Just(0.0), 0.1..1.0f64],
+                prop_oneof![
+                    Just(PenaltyOver::AllInputs),
+                    Just(PenaltyOver::ArrivedInputs)
+                ],
             )
         })
         .prop_map(
-            |(sizes, tau, weights, input_ms, label, silent_taus, penalty)| Case {
+            |(sizes, tau, weights, input_ms, label, silent_taus, penalty, penalty_over)| Case {
                 net: TtfsNet {
                     sizes,
                     tau_syn_ms: tau,
@@ -72,6 +78,7 @@ fn case() -> impl Strategy<Value = Case> {
                 loss: LossParams {
                     t_silent_ms: silent_taus * tau,
                     weight_sum_penalty: penalty,
+                    penalty_over,
                 },
             },
         )
@@ -113,11 +120,27 @@ fn structure(net: &TtfsNet, input: &Arrivals, label: usize, p: &LossParams) -> S
     Structure {
         order: f.layers.iter().map(|l| l.arrivals.order.clone()).collect(),
         causal: f.layers.iter().map(|l| l.causal.clone()).collect(),
-        penalised: f
-            .layers
-            .iter()
-            .map(|l| l.arrived_weight.iter().map(|&w| w < THRESHOLD).collect())
-            .collect(),
+        penalised: match p.penalty_over {
+            PenaltyOver::ArrivedInputs => f
+                .layers
+                .iter()
+                .map(|l| l.arrived_weight.iter().map(|&w| w < THRESHOLD).collect())
+                .collect(),
+            PenaltyOver::AllInputs => {
+                let mut off = 0;
+                net.sizes
+                    .windows(2)
+                    .map(|s| {
+                        let rows = net.weights[off..off + s[0] * s[1]]
+                            .chunks(s[0])
+                            .map(|r| r.iter().sum::<f64>() < THRESHOLD)
+                            .collect();
+                        off += s[0] * s[1];
+                        rows
+                    })
+                    .collect()
+            }
+        },
         stand_in: z[label].is_infinite().then(|| {
             (0..z.len())
                 .filter(|&j| z[j].is_finite() && z[j] > z_silent)
@@ -273,6 +296,7 @@ fn a_causal_set_change_is_a_kink_that_the_structure_check_detects() {
     let p = LossParams {
         t_silent_ms: 5.0,
         weight_sum_penalty: 0.0,
+        penalty_over: PenaltyOver::AllInputs,
     };
     let at = |w0: f64| {
         let mut n = net.clone();
