@@ -148,9 +148,10 @@ struct TtfsArgs {
     /// default 340 (IDX) or 120 (Yin-Yang).
     #[arg(long, value_parser = parse_hidden)]
     hidden: Option<Hidden>,
-    /// Passes over the training set (0: test the untrained network).
-    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().epochs)]
-    epochs: usize,
+    /// Passes over the training set (0: test the untrained network); default 20 (IDX) or 40
+    /// (Yin-Yang), chosen on validation splits.
+    #[arg(long)]
+    epochs: Option<usize>,
     /// Samples per gradient step.
     #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().batch_size)]
     batch: usize,
@@ -166,8 +167,8 @@ struct TtfsArgs {
     /// Largest norm of a layer's batch-mean gradient.
     #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().max_grad_norm, allow_hyphen_values = true)]
     max_grad_norm: f64,
-    /// What the penalty sums: `all` input weights of a neuron (Mostafa) or only those of the
-    /// inputs that spiked in the sample (`arrived`).
+    /// What the penalty sums: all input weights of a neuron (`all`, Mostafa's term) or only
+    /// those of the inputs that spiked in the sample (`arrived`).
     #[arg(long, default_value = "all", value_parser = ["all", "arrived"])]
     penalty_over: String,
     /// Synaptic time constant [ms].
@@ -182,8 +183,8 @@ struct TtfsArgs {
     /// L2 weight decay.
     #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().weight_decay, allow_hyphen_values = true)]
     weight_decay: f64,
-    /// A correct output neuron that never fires counts as firing at this time (or at the last
-    /// output spike, if later) in the loss [ms]; default: the last input time + 3 tau.
+    /// A correct output neuron that never fires counts as firing at this time in the loss
+    /// [ms]; default: the last input time + 3 tau.
     #[arg(long, allow_hyphen_values = true)]
     t_silent_ms: Option<f64>,
     /// Use only the first N training samples.
@@ -899,7 +900,7 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
         self, InputCoding, LossParams, PenaltyOver, TtfsConfig, TtfsModel, TtfsProgress,
     };
     use spikeq::learn::{Dataset, data};
-    let (mut train, mut test, coding, default_hidden) = match &a.data {
+    let (mut train, mut test, coding, default_hidden, default_epochs) = match &a.data {
         Some(dir) if !a.yin_yang => {
             let set = data::load_idx_dir(dir)?;
             let coding = InputCoding::Latency {
@@ -911,12 +912,13 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
                 Dataset::from(&set.test),
                 coding,
                 vec![340],
+                TtfsConfig::default().epochs,
             )
         }
         _ => {
             let (train, test) = yin_yang_sets();
             let coding = InputCoding::YinYang(YinYangTiming::default());
-            (train, test, coding, vec![120])
+            (train, test, coding, vec![120], 40)
         }
     };
     if let Some(n) = a.train {
@@ -929,7 +931,7 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
     let threads = eval_threads(a.threads);
     let classes = spikeq::learn::stdp::classes(&train).max(spikeq::learn::stdp::classes(&test));
     let cfg = TtfsConfig {
-        epochs: a.epochs,
+        epochs: a.epochs.unwrap_or(default_epochs),
         batch_size: a.batch,
         adam: AdamParams {
             learning_rate: a.learning_rate,
@@ -943,10 +945,10 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
                 .t_silent_ms
                 .unwrap_or(coding.last_input_ms() + 3.0 * a.tau_syn_ms),
             weight_sum_penalty: a.penalty,
-            penalty_over: if a.penalty_over == "arrived" {
-                PenaltyOver::ArrivedInputs
-            } else {
+            penalty_over: if a.penalty_over == "all" {
                 PenaltyOver::AllInputs
+            } else {
+                PenaltyOver::ArrivedInputs
             },
         },
         seed: a.seed,
