@@ -733,6 +733,10 @@ fn learn_command(command: LearnCommand) -> Result<()> {
             let model = AnyModel::load(&a.model)?;
             if let AnyModel::Ttfs(m) = &model {
                 let test = ttfs_test_set(&m.net, a.data.as_deref(), a.snn.test_limit)?;
+                println!(
+                    "TTFS network {:?}, tau_syn {} ms, {:?}; trained on {} samples x {} epochs",
+                    m.net.sizes, m.net.tau_syn_ms, m.net.coding, m.train_samples, m.config.epochs
+                );
                 return ttfs_report(&m.net, &test, eval_threads(a.snn.threads));
             }
             let Some(dir) = &a.data else {
@@ -1055,11 +1059,12 @@ fn ttfs_report(
         .map(|s| format!("{s:.1}"))
         .collect();
     println!(
-        "test: {} samples, accuracy {:.2}% ({} without an output spike, counted wrong), {:.2} s wall on {threads} threads; per sample: {:.0} synaptic ops ({:.0} before the decision; dense ANN {} MACs), spikes per layer {}, first output spike at {:.3} ms",
+        "test: {} samples, accuracy {:.2}% ({} without an output spike, counted wrong), {:.3} s wall on {threads} threads ({:.1} us per sample per thread); per sample: {:.0} synaptic ops ({:.0} before the decision; dense ANN {} MACs), spikes per layer {}, first output spike at {:.3} ms",
         e.samples,
         100.0 * e.accuracy(),
         e.undecided,
         e.wall.as_secs_f64(),
+        1e6 * e.wall.as_secs_f64() * threads as f64 / e.samples.max(1) as f64,
         e.synaptic_ops_per_sample,
         e.synaptic_ops_to_decision_per_sample,
         e.ann_macs,
