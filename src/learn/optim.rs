@@ -108,7 +108,7 @@ pub struct BatchSum<S> {
 ///
 /// `per_sample` adds its sample's gradient into the slice it is given (of length `n_params`)
 /// and returns what the caller wants to know of the sample. The batch is split into
-/// [`BATCH_PARTS`] contiguous parts; each part accumulates in sample order and the parts are
+/// `BATCH_PARTS` (8) contiguous parts; each part accumulates in sample order and the parts are
 /// added in order, so the result does not depend on `threads`.
 pub fn batch_gradients<S, F>(
     batch: &[usize],
