@@ -525,12 +525,16 @@ impl TtfsNet {
             .sum::<usize>()
     }
 
-    /// The arrivals of one sample's values at the first layer.
+    /// The arrivals of one sample's values at the first layer (the values must fit the
+    /// network: [`train`] and [`evaluate`] check whole data sets first).
     pub fn encode(&self, values: &[f32]) -> Arrivals {
         Arrivals::from_times_ms(&self.coding.times_ms(values), self.tau_syn_ms)
     }
 
     /// Every layer's spikes in response to `input` (see [`TtfsNet::encode`]).
+    ///
+    /// # Panics
+    /// If an arrival names a neuron beyond the input layer.
     pub fn forward(&self, input: &Arrivals) -> Forward {
         let mut layers: Vec<LayerTrace> = Vec::with_capacity(self.sizes.len() - 1);
         let mut arrivals = input.clone();
@@ -562,6 +566,9 @@ impl TtfsNet {
     }
 
     /// The loss of one sample with label `label` (see the module docs).
+    ///
+    /// # Panics
+    /// If `label` is not an output neuron, or as [`TtfsNet::forward`].
     pub fn loss(&self, input: &Arrivals, label: usize, p: &LossParams) -> SampleLoss {
         let f = self.forward(input);
         self.loss_of(&f, label, p, true).0
@@ -641,6 +648,9 @@ impl TtfsNet {
 
     /// Adds one sample's exact loss gradient into `grad` (laid out as
     /// [`TtfsNet::weights`]) and returns its loss and decision.
+    ///
+    /// # Panics
+    /// If `grad` is not one value per weight, or as [`TtfsNet::loss`].
     pub fn sample_gradient(
         &self,
         input: &Arrivals,
@@ -815,7 +825,7 @@ impl TtfsConfig {
 /// What one epoch did.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EpochReport {
-    /// Epoch number, from 1 (0: the untrained network).
+    /// Epoch number, from 1.
     pub epoch: usize,
     /// Mean loss (cross-entropy plus penalty) over the epoch's samples, each before its step.
     pub train_loss: f64,
