@@ -177,14 +177,15 @@ impl InputCoding {
     fn check(&self) -> Result<(), String> {
         let ok = |v: f64| v.is_finite() && v >= 0.0;
         match self {
-            InputCoding::Latency { t_max_ms, bias_ms }
-                if ok(*t_max_ms) && *t_max_ms > 0.0 && bias_ms.is_none_or(ok) =>
-            {
-                Ok(())
+            InputCoding::Latency { t_max_ms, .. } if !(ok(*t_max_ms) && *t_max_ms > 0.0) => {
+                Err(format!("latency window {t_max_ms} ms must be positive"))
             }
-            InputCoding::Latency { t_max_ms, bias_ms } => Err(format!(
-                "latency window {t_max_ms} ms must be positive, the bias spike time ({bias_ms:?} ms) finite and non-negative"
+            InputCoding::Latency {
+                bias_ms: Some(b), ..
+            } if !ok(*b) => Err(format!(
+                "bias spike time {b} ms must be finite and non-negative"
             )),
+            InputCoding::Latency { .. } => Ok(()),
             InputCoding::YinYang(t) if ok(t.t_early_ms) && ok(t.t_late_ms) && ok(t.t_bias_ms) => {
                 Ok(())
             }
@@ -1195,7 +1196,11 @@ pub fn untrained(
     cfg: &TtfsConfig,
     data: &Dataset,
 ) -> Result<TtfsNet, LearnError> {
-    let values = data.inputs.first().map_or(0, Vec::len);
+    let Some(values) = data.inputs.first().map(Vec::len) else {
+        return Err(LearnError::Config(
+            "no samples to size the input layer and the initial weights by".into(),
+        ));
+    };
     let mut sizes = vec![coding.inputs(values)?];
     sizes.extend(hidden);
     sizes.push(classes);
