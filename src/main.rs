@@ -172,9 +172,10 @@ struct TtfsArgs {
     /// default 340 (IDX) or 120 (Yin-Yang).
     #[arg(long, value_parser = parse_hidden)]
     hidden: Option<Hidden>,
-    /// Passes over the training set (0: test the untrained network).
-    #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().epochs)]
-    epochs: usize,
+    /// Passes over the training set (0: test the untrained network); default 20 (IDX) or 40
+    /// (Yin-Yang), chosen on validation splits.
+    #[arg(long)]
+    epochs: Option<usize>,
     /// Samples per gradient step.
     #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().batch_size)]
     batch: usize,
@@ -190,6 +191,10 @@ struct TtfsArgs {
     /// Largest norm of a layer's batch-mean gradient.
     #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().max_grad_norm, allow_hyphen_values = true)]
     max_grad_norm: f64,
+    /// What the penalty sums: all input weights of a neuron (`all`, Mostafa's term) or only
+    /// those of the inputs that spiked in the sample (`arrived`).
+    #[arg(long, default_value = "all", value_parser = ["all", "arrived"])]
+    penalty_over: String,
     /// Synaptic time constant [ms].
     #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     tau_syn_ms: f64,
@@ -202,8 +207,8 @@ struct TtfsArgs {
     /// L2 weight decay.
     #[arg(long, default_value_t = spikeq::learn::ttfs::TtfsConfig::default().weight_decay, allow_hyphen_values = true)]
     weight_decay: f64,
-    /// A correct output neuron that never fires counts as firing at this time (or at the last
-    /// output spike, if later) in the loss [ms]; default: the last input time + 3 tau.
+    /// A correct output neuron that never fires counts as firing at this time in the loss
+    /// [ms]; default: the last input time + 3 tau.
     #[arg(long, allow_hyphen_values = true)]
     t_silent_ms: Option<f64>,
     /// Use only the first N training samples.
@@ -825,6 +830,10 @@ fn learn_command(command: LearnCommand) -> Result<()> {
             let model = AnyModel::load(&a.model)?;
             if let AnyModel::Ttfs(m) = &model {
                 let test = ttfs_test_set(&m.net, a.data.as_deref(), a.snn.test_limit)?;
+                println!(
+                    "TTFS network {:?}, tau_syn {} ms, {:?}; trained on {} samples x {} epochs",
+                    m.net.sizes, m.net.tau_syn_ms, m.net.coding, m.train_samples, m.config.epochs
+                );
                 return ttfs_report(&m.net, &test, eval_threads(a.snn.threads));
             }
             if let AnyModel::EventProp(net) = &model {
@@ -1212,9 +1221,11 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
     use spikeq::learn::encode::YinYangTiming;
     use spikeq::learn::model::AnyModel;
     use spikeq::learn::optim::AdamParams;
-    use spikeq::learn::ttfs::{self, InputCoding, LossParams, TtfsConfig, TtfsModel, TtfsProgress};
+    use spikeq::learn::ttfs::{
+        self, InputCoding, LossParams, PenaltyOver, TtfsConfig, TtfsModel, TtfsProgress,
+    };
     use spikeq::learn::{Dataset, data};
-    let (mut train, mut test, coding, default_hidden) = match &a.data {
+    let (mut train, mut test, coding, default_hidden, default_epochs) = match &a.data {
         Some(dir) if !a.yin_yang => {
             let set = data::load_idx_dir(dir)?;
             let coding = InputCoding::Latency {
@@ -1226,12 +1237,13 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
                 Dataset::from(&set.test),
                 coding,
                 vec![340],
+                TtfsConfig::default().epochs,
             )
         }
         _ => {
             let (train, test) = yin_yang_sets();
             let coding = InputCoding::YinYang(YinYangTiming::default());
-            (train, test, coding, vec![120])
+            (train, test, coding, vec![120], 40)
         }
     };
     if let Some(n) = a.train {
@@ -1244,7 +1256,7 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
     let threads = eval_threads(a.threads);
     let classes = spikeq::learn::stdp::classes(&train).max(spikeq::learn::stdp::classes(&test));
     let cfg = TtfsConfig {
-        epochs: a.epochs,
+        epochs: a.epochs.unwrap_or(default_epochs),
         batch_size: a.batch,
         adam: AdamParams {
             learning_rate: a.learning_rate,
@@ -1258,6 +1270,11 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
                 .t_silent_ms
                 .unwrap_or(coding.last_input_ms() + 3.0 * a.tau_syn_ms),
             weight_sum_penalty: a.penalty,
+            penalty_over: if a.penalty_over == "all" {
+                PenaltyOver::AllInputs
+            } else {
+                PenaltyOver::ArrivedInputs
+            },
         },
         seed: a.seed,
         ..TtfsConfig::default()
@@ -1363,11 +1380,12 @@ fn ttfs_report(
         .map(|s| format!("{s:.1}"))
         .collect();
     println!(
-        "test: {} samples, accuracy {:.2}% ({} without an output spike, counted wrong), {:.2} s wall on {threads} threads; per sample: {:.0} synaptic ops ({:.0} before the decision; dense ANN {} MACs), spikes per layer {}, first output spike at {:.3} ms",
+        "test: {} samples, accuracy {:.2}% ({} without an output spike, counted wrong), {:.3} s wall on {threads} threads ({:.1} us per sample per thread); per sample: {:.0} synaptic ops ({:.0} before the decision; dense ANN {} MACs), spikes per layer {}, first output spike at {:.3} ms",
         e.samples,
         100.0 * e.accuracy(),
         e.undecided,
         e.wall.as_secs_f64(),
+        1e6 * e.wall.as_secs_f64() * threads as f64 / e.samples.max(1) as f64,
         e.synaptic_ops_per_sample,
         e.synaptic_ops_to_decision_per_sample,
         e.ann_macs,

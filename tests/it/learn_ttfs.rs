@@ -33,11 +33,13 @@ fn yin_yang_config(epochs: usize) -> TtfsConfig {
 
 #[test]
 fn yin_yang_network_learns_beyond_chance_and_its_untrained_self() {
-    let (train, test) = yin_yang(1500, 500);
-    let cfg = yin_yang_config(20);
+    // 60 hidden neurons: smaller networks depend much on the seed (30 hidden neurons on 1,500
+    // samples: 45% to 90% over 8 seeds; 60 on 2,000 samples, 25 epochs: 91% to 98%).
+    let (train, test) = yin_yang(2000, 500);
+    let cfg = yin_yang_config(25);
     let coding = InputCoding::YinYang(YinYangTiming::default());
-    let mut net = ttfs::untrained(&[30], 3, 1.0, coding, &cfg, &train).unwrap();
-    assert_eq!(net.sizes, vec![5, 30, 3]);
+    let mut net = ttfs::untrained(&[60], 3, 1.0, coding, &cfg, &train).unwrap();
+    assert_eq!(net.sizes, vec![5, 60, 3]);
     let before = ttfs::evaluate(&net, &test, 2, &|_, _| {}).unwrap();
     let report = ttfs::train(&mut net, &train, Some(&test), &cfg, 2, &mut |_| {}).unwrap();
     let after = ttfs::evaluate(&net, &test, 2, &|_, _| {}).unwrap();
@@ -46,12 +48,12 @@ fn yin_yang_network_learns_beyond_chance_and_its_untrained_self() {
         before.accuracy(),
         after.accuracy()
     );
-    assert_eq!(report.epochs.len(), 20);
+    assert_eq!(report.epochs.len(), 25);
     assert_eq!(
         report.epochs.last().unwrap().test_accuracy,
         Some(after.accuracy())
     );
-    // Chance is 1/3.
+    // Chance is 1/3. Measured: 0.934 trained, 0.356 untrained.
     assert!(
         after.accuracy() >= 0.8,
         "trained accuracy {}",
@@ -66,10 +68,10 @@ fn yin_yang_network_learns_beyond_chance_and_its_untrained_self() {
     // Costs: all 5 inputs spike; each spike reaches every neuron of the next layer.
     assert_eq!(after.spikes_per_sample[0], 5.0);
     let (hidden, out) = (after.spikes_per_sample[1], after.spikes_per_sample[2]);
-    assert!(hidden <= 30.0 && out <= 3.0);
-    assert!((after.synaptic_ops_per_sample - (5.0 * 30.0 + hidden * 3.0)).abs() < 1e-9);
+    assert!(hidden <= 60.0 && out <= 3.0);
+    assert!((after.synaptic_ops_per_sample - (5.0 * 60.0 + hidden * 3.0)).abs() < 1e-9);
     assert!(after.synaptic_ops_to_decision_per_sample <= after.synaptic_ops_per_sample);
-    assert_eq!(after.ann_macs, 5 * 30 + 30 * 3);
+    assert_eq!(after.ann_macs, 5 * 60 + 60 * 3);
     assert!(after.mean_decision_ms > 0.0 && after.mean_decision_ms.is_finite());
 }
 
@@ -101,7 +103,7 @@ fn mnist_slice_learns_beyond_chance_and_its_untrained_self() {
         before.accuracy(),
         after.accuracy()
     );
-    // Chance is 1/10.
+    // Chance is 1/10. Measured: 0.723 trained, 0.147 untrained.
     assert!(
         after.accuracy() >= 0.6,
         "trained accuracy {}",
