@@ -168,6 +168,14 @@ struct TtfsArgs {
     /// Train on the Yin-Yang set instead (train: 5000 samples, seed 42; test: 1000, seed 40).
     #[arg(long, conflicts_with = "data")]
     yin_yang: bool,
+    /// Hold out the last N training images and test on them instead of the test part (which
+    /// is then not read): a validation split for choosing settings.
+    #[arg(long, conflicts_with = "yin_yang")]
+    validation: Option<usize>,
+    /// Add copies of every training image moved by up to this many pixels in x and y
+    /// (`(2K+1)²` times the training images; the test images are not touched).
+    #[arg(long, default_value_t = 0, conflicts_with = "yin_yang")]
+    augment_shift: u32,
     /// Hidden layer sizes, comma-separated, 0 to 3 layers (`none` for no hidden layer);
     /// default 340 (IDX) or 120 (Yin-Yang).
     #[arg(long, value_parser = parse_hidden)]
@@ -1218,37 +1226,34 @@ fn ttfs_test_set(
 /// `spikeq learn ttfs`: trains with exact spike-time gradients, tests after every epoch,
 /// reports accuracy and cost (progress on stderr).
 fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
+    use spikeq::learn::data;
     use spikeq::learn::encode::YinYangTiming;
     use spikeq::learn::model::AnyModel;
     use spikeq::learn::optim::AdamParams;
     use spikeq::learn::ttfs::{
         self, InputCoding, LossParams, PenaltyOver, TtfsConfig, TtfsModel, TtfsProgress,
     };
-    use spikeq::learn::{Dataset, data};
-    let (mut train, mut test, coding, default_hidden, default_epochs) = match &a.data {
+    let (train, mut test, coding, default_hidden, default_epochs) = match &a.data {
         Some(dir) if !a.yin_yang => {
             let set = data::load_idx_dir(dir)?;
             let coding = InputCoding::Latency {
                 t_max_ms: a.t_max_ms,
                 bias_ms: a.bias_ms,
             };
-            (
-                Dataset::from(&set.train),
-                Dataset::from(&set.test),
-                coding,
-                vec![340],
-                TtfsConfig::default().epochs,
-            )
+            let (train, test) =
+                validation_and_augmentation(set, a.train, a.validation, a.augment_shift)?;
+            (train, test, coding, vec![340], TtfsConfig::default().epochs)
         }
         _ => {
             let (train, test) = yin_yang_sets();
             let coding = InputCoding::YinYang(YinYangTiming::default());
+            let train = match a.train {
+                Some(n) => train.take(n),
+                None => train,
+            };
             (train, test, coding, vec![120], 40)
         }
     };
-    if let Some(n) = a.train {
-        train = train.take(n);
-    }
     if let Some(n) = a.test {
         test = test.take(n);
     }
@@ -1357,6 +1362,53 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
         eprintln!("saved {}", path.display());
     }
     ttfs_report(&net, &test, threads)
+}
+
+/// The training and test parts of an IDX set as data sets: with `validation`, the last that
+/// many training images become the test part (the real test part is dropped); with
+/// `augment_shift` > 0, the training part gains shifted copies. `train_limit` cuts the
+/// training images first (before the split and the copies).
+fn validation_and_augmentation(
+    mut set: spikeq::learn::data::IdxDataset,
+    train_limit: Option<usize>,
+    validation: Option<usize>,
+    augment_shift: u32,
+) -> Result<(spikeq::learn::Dataset, spikeq::learn::Dataset)> {
+    use spikeq::learn::Dataset;
+    if let Some(n) = train_limit {
+        set.train = set.train.take(n);
+    }
+    let (train, test) = match validation {
+        Some(n) => {
+            if n == 0 || n >= set.train.len() {
+                bail!(
+                    "--validation {n}: must be between 1 and {} (the training images less one)",
+                    set.train.len().saturating_sub(1)
+                );
+            }
+            let (train, val) = set.train.split_last(n);
+            eprintln!(
+                "validation split: training on the first {} training images, testing on the last {n} (test part unused)",
+                train.len()
+            );
+            (train, val)
+        }
+        None => (set.train, set.test),
+    };
+    if augment_shift > 3 {
+        bail!("--augment-shift {augment_shift}: at most 3 pixels (49 copies per image)");
+    }
+    let train = if augment_shift > 0 {
+        let t = train.with_shifted_copies(augment_shift);
+        eprintln!(
+            "augmented: {} training images with their copies moved by up to {augment_shift} pixel(s)",
+            t.len()
+        );
+        t
+    } else {
+        train
+    };
+    Ok((Dataset::from(&train), Dataset::from(&test)))
 }
 
 /// Tests a TTFS network and prints accuracy and cost per sample.

@@ -286,6 +286,70 @@ impl LabeledImages {
         }
     }
 
+    /// Splits off the last `n` images (all if there are fewer): `(first, last)`. For a
+    /// validation split that leaves the test part untouched.
+    pub fn split_last(&self, n: usize) -> (LabeledImages, LabeledImages) {
+        let keep = self.len() - n.min(self.len());
+        let cut = keep * self.pixels_per_image();
+        let part = |pixels: &[u8], labels: &[u8]| LabeledImages {
+            rows: self.rows,
+            cols: self.cols,
+            pixels: pixels.to_vec(),
+            labels: labels.to_vec(),
+        };
+        (
+            part(&self.pixels[..cut], &self.labels[..keep]),
+            part(&self.pixels[cut..], &self.labels[keep..]),
+        )
+    }
+
+    /// Every image moved `dx` columns right and `dy` rows down (negative: left, up); what
+    /// moves out of the frame is lost, what comes in is 0.
+    pub fn shifted(&self, dx: i32, dy: i32) -> LabeledImages {
+        let (rows, cols) = (self.rows as i64, self.cols as i64);
+        let mut pixels = vec![0u8; self.pixels.len()];
+        let n = self.pixels_per_image();
+        for (src, dst) in self.pixels.chunks(n).zip(pixels.chunks_mut(n)) {
+            for r in 0..rows {
+                let to_r = r + dy as i64;
+                if !(0..rows).contains(&to_r) {
+                    continue;
+                }
+                for c in 0..cols {
+                    let to_c = c + dx as i64;
+                    if (0..cols).contains(&to_c) {
+                        dst[(to_r * cols + to_c) as usize] = src[(r * cols + c) as usize];
+                    }
+                }
+            }
+        }
+        LabeledImages {
+            rows: self.rows,
+            cols: self.cols,
+            pixels,
+            labels: self.labels.clone(),
+        }
+    }
+
+    /// Data augmentation by translation: the images themselves, then their copies moved by
+    /// every `(dx, dy)` with `|dx|, |dy| <= max_shift` other than `(0, 0)`, shift after shift
+    /// (`(2·max_shift + 1)²` times as many images). Digits stay digits when moved a pixel or
+    /// two, so the copies are new training samples for free.
+    pub fn with_shifted_copies(&self, max_shift: u32) -> LabeledImages {
+        let m = max_shift as i32;
+        let mut out = self.clone();
+        for dy in -m..=m {
+            for dx in -m..=m {
+                if (dx, dy) != (0, 0) {
+                    let s = self.shifted(dx, dy);
+                    out.pixels.extend_from_slice(&s.pixels);
+                    out.labels.extend_from_slice(&s.labels);
+                }
+            }
+        }
+        out
+    }
+
     /// Number of classes: one more than the largest label (0 when empty).
     pub fn num_classes(&self) -> usize {
         self.labels
@@ -527,6 +591,76 @@ mod tests {
         }
         b.extend_from_slice(data);
         b
+    }
+
+    fn two_images() -> LabeledImages {
+        // 3 rows x 4 columns, pixel value = 10 * row + column + 1 (+100 for the second).
+        let mut pixels = Vec::new();
+        for k in 0..2u8 {
+            for r in 0..3u8 {
+                for c in 0..4u8 {
+                    pixels.push(100 * k + 10 * r + c + 1);
+                }
+            }
+        }
+        LabeledImages {
+            rows: 3,
+            cols: 4,
+            pixels,
+            labels: vec![7, 2],
+        }
+    }
+
+    #[test]
+    fn a_shift_moves_each_pixel_and_fills_with_zero() {
+        let im = two_images();
+        for (dx, dy) in [(1, 0), (-1, 0), (0, 1), (0, -2), (2, -1), (-4, 0), (0, 3)] {
+            let s = im.shifted(dx, dy);
+            assert_eq!(s.labels, im.labels);
+            for k in 0..2 {
+                for r in 0..3i32 {
+                    for c in 0..4i32 {
+                        let (from_r, from_c) = (r - dy, c - dx);
+                        let want = if (0..3).contains(&from_r) && (0..4).contains(&from_c) {
+                            im.image(k)[(from_r * 4 + from_c) as usize]
+                        } else {
+                            0
+                        };
+                        assert_eq!(s.image(k)[(r * 4 + c) as usize], want, "{dx},{dy} {k}");
+                    }
+                }
+            }
+        }
+        assert_eq!(im.shifted(0, 0), im);
+    }
+
+    #[test]
+    fn shifted_copies_follow_the_originals() {
+        let im = two_images();
+        let a = im.with_shifted_copies(1);
+        assert_eq!(a.len(), 9 * im.len());
+        assert_eq!(a.take(2), im);
+        // The copies come shift after shift, dy outer, dx inner, (0, 0) left out.
+        let third = LabeledImages {
+            pixels: a.pixels[4 * 12..6 * 12].to_vec(),
+            labels: a.labels[4..6].to_vec(),
+            ..im.clone()
+        };
+        assert_eq!(third, im.shifted(0, -1));
+        assert_eq!(im.with_shifted_copies(0), im);
+    }
+
+    #[test]
+    fn split_last_keeps_every_image_once() {
+        let im = two_images();
+        let (first, last) = im.split_last(1);
+        assert_eq!(first.labels, vec![7]);
+        assert_eq!(last.labels, vec![2]);
+        assert_eq!(first.image(0), im.image(0));
+        assert_eq!(last.image(0), im.image(1));
+        let (none, all) = im.split_last(5);
+        assert!(none.is_empty());
+        assert_eq!(all, im);
     }
 
     #[test]

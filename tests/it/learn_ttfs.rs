@@ -305,3 +305,51 @@ fn cli_refuses_bad_settings_with_clear_errors() {
     refused(&["learn", "eval", model.to_str().unwrap()], "damaged.ttfs");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn cli_validation_split_and_shifted_copies() {
+    let mnist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist-10k");
+    let d = mnist.to_str().unwrap();
+    let base = [
+        "learn",
+        "ttfs",
+        "--data",
+        d,
+        "--train",
+        "200",
+        "--hidden",
+        "10",
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+    ];
+    let o = spikeq(&[&base[..], &["--validation", "50", "--augment-shift", "1"]].concat());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    // 150 training images and their 8 shifted copies each; the 50 held out are the test.
+    assert!(
+        stderr.contains("training on the first 150 training images"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("augmented: 1350 training images"),
+        "{stderr}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("1350 samples x 1 epochs"), "{out}");
+    assert!(out.contains("test: 50 samples"), "{out}");
+
+    let refused = |args: &[&str], needle: &str| {
+        let o = spikeq(&[&base[..], args].concat());
+        assert!(!o.status.success(), "{args:?} succeeded");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains(needle), "{args:?}: {e}");
+    };
+    refused(&["--validation", "0"], "--validation 0");
+    refused(&["--validation", "200"], "between 1 and 199");
+    refused(&["--augment-shift", "4"], "at most 3");
+    let o = spikeq(&["learn", "ttfs", "--yin-yang", "--validation", "10"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot be used with"));
+}
