@@ -79,6 +79,10 @@ pub struct AnnBudget {
     pub hidden: Vec<usize>,
     /// Passes over the training samples (SGD otherwise as [`TrainConfig::default`]).
     pub epochs: usize,
+    /// If above 0, one more row: the same network and epochs trained on the training
+    /// samples with their copies shifted by up to this many pixels
+    /// ([`data::LabeledImages::with_shifted_copies`]); not converted.
+    pub augment_shift: u32,
 }
 
 /// ANN-to-SNN conversion of the [`AnnBudget`] network, rate and time-to-first-spike coded.
@@ -177,6 +181,9 @@ pub struct TtfsBudget {
     pub tau_syn_ms: f64,
     /// Latency of a zero pixel \[ms\].
     pub t_max_ms: f64,
+    /// If above 0, one more row: the same network and epochs trained on the training
+    /// samples with their copies shifted by up to this many pixels.
+    pub augment_shift: u32,
 }
 
 /// What the comparison runs: the data and each method's budget.
@@ -220,6 +227,7 @@ impl CompareConfig {
                 test_samples: 5000,
                 hidden: vec![300],
                 epochs: 20,
+                augment_shift: 1,
             },
             conversion: ConversionBudget {
                 test_samples: 5000,
@@ -246,6 +254,7 @@ impl CompareConfig {
                 epochs: 20,
                 tau_syn_ms: 1.0,
                 t_max_ms: 1.0,
+                augment_shift: 1,
             },
         }
     }
@@ -262,6 +271,7 @@ impl CompareConfig {
                 test_samples: 200,
                 hidden: vec![32],
                 epochs: 5,
+                augment_shift: 1,
             },
             conversion: ConversionBudget {
                 test_samples: 200,
@@ -288,6 +298,7 @@ impl CompareConfig {
                 epochs: 3,
                 tau_syn_ms: 1.0,
                 t_max_ms: 1.0,
+                augment_shift: 1,
             },
         }
     }
@@ -347,6 +358,9 @@ impl CompareConfig {
             && t.t_max_ms.is_finite())
         {
             return bad("the TTFS network's time constant and latency window must be positive");
+        }
+        if self.ann.augment_shift > 3 || t.augment_shift > 3 {
+            return bad("shifted copies: at most 3 pixels");
         }
         Ok(())
     }
@@ -534,6 +548,7 @@ pub struct TrainedDc {
 /// methods (trained by whichever method asks first).
 pub struct Session<'a> {
     config: &'a CompareConfig,
+    train_images: data::LabeledImages,
     train: Dataset,
     test: Dataset,
     method: std::cell::Cell<&'static str>,
@@ -564,6 +579,12 @@ impl<'a> Session<'a> {
         self.train.take(n)
     }
 
+    /// The first `n` samples of the training part, then their copies shifted by up to
+    /// `max_shift` pixels ([`data::LabeledImages::with_shifted_copies`]).
+    pub fn train_with_shifted_copies(&self, n: usize, max_shift: u32) -> Dataset {
+        Dataset::from(&self.train_images.take(n).with_shifted_copies(max_shift))
+    }
+
     /// The first `n` samples of the test part.
     pub fn test(&self, n: usize) -> Dataset {
         self.test.take(n)
@@ -592,8 +613,24 @@ impl<'a> Session<'a> {
         if let Some(a) = self.ann.get() {
             return Ok(a);
         }
+        let train = self.train(self.config.ann.train_samples);
+        let (mlp, cfg, train_wall) = self.train_ann(&train);
+        let start = Instant::now();
+        let scales = convert::activation_scales(&mlp, &train, convert::DEFAULT_PERCENTILE);
+        Ok(self.ann.get_or_init(|| TrainedAnn {
+            mlp,
+            scales,
+            train: cfg,
+            train_samples: train.len(),
+            train_wall,
+            scales_wall: start.elapsed(),
+        }))
+    }
+
+    /// A ReLU perceptron of [`AnnBudget`]'s size and epochs trained on `train`, with its
+    /// training settings and wall time.
+    fn train_ann(&self, train: &Dataset) -> (Mlp, TrainConfig, Duration) {
         let b = &self.config.ann;
-        let train = self.train(b.train_samples);
         let n_in = train.inputs.first().map_or(0, Vec::len);
         let mut sizes = vec![n_in];
         sizes.extend(&b.hidden);
@@ -606,26 +643,17 @@ impl<'a> Session<'a> {
         let r = self.reporter();
         let start = Instant::now();
         let mut mlp = Mlp::new(&sizes, self.config.seed);
-        mlp.train(&train, &cfg, |e| {
+        mlp.train(train, &cfg, |e| {
             r.step(&format!(
-                "ANN epoch {}/{}: loss {:.4}, training accuracy {:.2}%",
+                "ANN epoch {}/{} on {} samples: loss {:.4}, training accuracy {:.2}%",
                 e.epoch,
                 cfg.epochs,
+                train.len(),
                 e.loss,
                 100.0 * e.train_accuracy
             ));
         });
-        let train_wall = start.elapsed();
-        let start = Instant::now();
-        let scales = convert::activation_scales(&mlp, &train, convert::DEFAULT_PERCENTILE);
-        Ok(self.ann.get_or_init(|| TrainedAnn {
-            mlp,
-            scales,
-            train: cfg,
-            train_samples: train.len(),
-            train_wall,
-            scales_wall: start.elapsed(),
-        }))
+        (mlp, cfg, start.elapsed())
     }
 
     /// The Diehl & Cook layer of [`DcBudget`], trained, labelled and recorded on first use.
@@ -731,32 +759,77 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
-/// The ReLU ANN itself: cost in MACs.
+/// The ReLU ANN itself: cost in MACs. A second row for the one trained with shifted copies.
 fn ann_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError> {
     let a = s.ann()?;
-    let test = s.test(s.config().ann.test_samples);
-    let sizes = a.mlp.sizes();
-    let macs = a.mlp.macs();
-    Ok(vec![MethodRow {
-        method: "ReLU ANN (SGD)".into(),
-        kind: NetKind::Ann,
-        network: format!("{} ReLU", layer_sizes(&sizes)),
-        coding: "pixel values in [0, 1]".into(),
-        train_samples: a.train_samples,
-        test_samples: test.len(),
-        test_accuracy: a.mlp.accuracy(&test),
-        synaptic_ops_per_sample: None,
-        neuron_updates_per_sample: sizes.iter().skip(1).sum::<usize>() as f64,
-        ann_macs_per_sample: macs,
-        energy_estimate_nj: energy_estimate_nj(NetKind::Ann, None, macs),
-        time_to_decision_ms: None,
-        train_wall_s: secs(a.train_wall),
-        notes: format!(
-            "{} epochs of SGD (batch {}, learning rate {}, momentum {}), no biases; \
-             neuron updates = units",
-            a.train.epochs, a.train.batch_size, a.train.learning_rate, a.train.momentum
-        ),
-    }])
+    let b = &s.config().ann;
+    let test = s.test(b.test_samples);
+    let row = |mlp: &Mlp, cfg: &TrainConfig, train_samples, wall, augment: &str| {
+        let sizes = mlp.sizes();
+        let macs = mlp.macs();
+        MethodRow {
+            method: format!("ReLU ANN (SGD){augment}"),
+            kind: NetKind::Ann,
+            network: format!("{} ReLU", layer_sizes(&sizes)),
+            coding: "pixel values in [0, 1]".into(),
+            train_samples,
+            test_samples: test.len(),
+            test_accuracy: mlp.accuracy(&test),
+            synaptic_ops_per_sample: None,
+            neuron_updates_per_sample: sizes.iter().skip(1).sum::<usize>() as f64,
+            ann_macs_per_sample: macs,
+            energy_estimate_nj: energy_estimate_nj(NetKind::Ann, None, macs),
+            time_to_decision_ms: None,
+            train_wall_s: secs(wall),
+            notes: format!(
+                "{} epochs of SGD (batch {}, learning rate {}, momentum {}), no biases; \
+                 neuron updates = units",
+                cfg.epochs, cfg.batch_size, cfg.learning_rate, cfg.momentum
+            ),
+        }
+    };
+    let mut rows = vec![row(&a.mlp, &a.train, a.train_samples, a.train_wall, "")];
+    if b.augment_shift > 0 {
+        let train = s.train_with_shifted_copies(b.train_samples, b.augment_shift);
+        let (mlp, cfg, wall) = s.train_ann(&train);
+        let mut r = row(
+            &mlp,
+            &cfg,
+            train.len(),
+            wall,
+            &shifted_copies_suffix(b.augment_shift),
+        );
+        r.notes += &shifted_copies_note(b.train_samples.min(s.train.len()), b.augment_shift);
+        rows.push(r);
+    }
+    Ok(rows)
+}
+
+/// The method-name suffix of a row trained with shifted copies of the training images.
+fn shifted_copies_suffix(max_shift: u32) -> String {
+    format!(", shifted copies (up to {max_shift} px)")
+}
+
+/// The budget line's words for a second row trained with shifted copies.
+fn shifted_copies_budget(max_shift: u32) -> String {
+    if max_shift == 0 {
+        return String::new();
+    }
+    let per = (2 * max_shift + 1).pow(2);
+    format!(
+        "; and again, as a second row, on those training images with their copies moved by \
+         every shift of up to {max_shift} pixel(s) ({per} samples per image; data \
+         augmentation; the test images are not touched)"
+    )
+}
+
+/// What a row trained with shifted copies trained on.
+fn shifted_copies_note(images: usize, max_shift: u32) -> String {
+    let per = (2 * max_shift + 1).pow(2);
+    format!(
+        "; trained on {images} training images and their copies moved by every shift of up \
+         to {max_shift} pixel(s) in x and y ({per} samples per image; same epochs)"
+    )
 }
 
 fn ms_ticks(ms: f64) -> Result<Tick, LearnError> {
@@ -1101,31 +1174,59 @@ fn eventprop_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError> {
 /// Mostafa's time-to-first-spike network: exact spike-time gradients in closed form; costs
 /// from its own forward pass (every spike delivered to every neuron of the next layer).
 fn ttfs_gradient_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError> {
+    let b = &s.config().ttfs;
+    let mut rows = vec![ttfs_gradient_row(s, &s.train(b.train_samples), "")?];
+    if b.augment_shift > 0 {
+        let train = s.train_with_shifted_copies(b.train_samples, b.augment_shift);
+        let mut r = ttfs_gradient_row(s, &train, &shifted_copies_suffix(b.augment_shift))?;
+        r.notes += &shifted_copies_note(b.train_samples.min(s.train.len()), b.augment_shift);
+        rows.push(r);
+    }
+    Ok(rows)
+}
+
+/// One Mostafa TTFS network of [`TtfsBudget`] trained on `train` and tested.
+fn ttfs_gradient_row(
+    s: &Session<'_>,
+    train: &Dataset,
+    augment: &str,
+) -> Result<MethodRow, LearnError> {
     use super::ttfs::{self, InputCoding, LossParams, TtfsConfig};
     let b = &s.config().ttfs;
-    let train = s.train(b.train_samples);
     let test = s.test(b.test_samples);
     let coding = InputCoding::Latency {
         t_max_ms: b.t_max_ms,
         bias_ms: None,
     };
+    // The `learn ttfs` default: a silent correct output counts as firing 3 tau after the
+    // last input.
     let cfg = TtfsConfig {
         epochs: b.epochs,
         loss: LossParams {
-            t_silent_ms: coding.last_input_ms() + 6.0 * b.tau_syn_ms,
+            t_silent_ms: coding.last_input_ms() + 3.0 * b.tau_syn_ms,
             ..LossParams::default()
         },
         seed: s.config().seed,
         ..TtfsConfig::default()
     };
-    let mut net = ttfs::untrained(&b.hidden, s.classes(), b.tau_syn_ms, coding, &cfg, &train)?;
+    let mut net = ttfs::untrained(&b.hidden, s.classes(), b.tau_syn_ms, coding, &cfg, train)?;
     let rep = s.reporter();
-    let report = ttfs::train(&mut net, &train, None, &cfg, s.threads(), &mut |_| {})?;
-    rep.step(&format!("TTFS: trained {} epochs", report.epochs.len()));
+    let report = ttfs::train(&mut net, train, None, &cfg, s.threads(), &mut |p| {
+        if let ttfs::TtfsProgress::Epoch(e) = p {
+            rep.step(&format!(
+                "TTFS epoch {}/{} on {} samples: loss {:.4}, training accuracy {:.2}%",
+                e.epoch,
+                cfg.epochs,
+                train.len(),
+                e.train_loss,
+                100.0 * e.train_accuracy
+            ));
+        }
+    })?;
     let e = ttfs::evaluate(&net, &test, s.threads(), &|_, _| {})?;
     let spikes: f64 = e.spikes_per_sample.iter().skip(1).sum();
-    Ok(vec![MethodRow {
-        method: "TTFS network, exact spike-time gradients (Mostafa 2018)".into(),
+    Ok(MethodRow {
+        method: format!("TTFS network, exact spike-time gradients (Mostafa 2018){augment}"),
         kind: NetKind::Snn,
         network: format!(
             "{} non-leaky IF, exponential currents (tau_syn {} ms), one spike per neuron",
@@ -1160,7 +1261,7 @@ fn ttfs_gradient_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError> {
             e.undecided,
             e.synaptic_ops_to_decision_per_sample
         ),
-    }])
+    })
 }
 
 // Further methods go here: train on `s.train(budget.train_samples)`, test on
@@ -1225,6 +1326,7 @@ pub fn run(
     let set = data::load_idx_dir(&config.data)?;
     let session = Session {
         config,
+        train_images: set.train.clone(),
         train: Dataset::from(&set.train),
         test: Dataset::from(&set.test),
         method: std::cell::Cell::new(""),
@@ -1377,8 +1479,12 @@ pub fn markdown(report: &Report) -> String {
     let a = &c.ann;
     let _ = writeln!(
         s,
-        "- ReLU ANN: hidden layers {:?}, {} epochs on {} training samples, tested on {}.",
-        a.hidden, a.epochs, a.train_samples, a.test_samples
+        "- ReLU ANN: hidden layers {:?}, {} epochs on {} training samples, tested on {}{}.",
+        a.hidden,
+        a.epochs,
+        a.train_samples,
+        a.test_samples,
+        shifted_copies_budget(a.augment_shift)
     );
     let v = &c.conversion;
     let _ = writeln!(
@@ -1419,8 +1525,14 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(
         s,
         "- TTFS network (Mostafa 2018): hidden {:?}, {} epochs over {} training samples, tested \
-         on {}; tau_syn {} ms, latency window {} ms.",
-        t.hidden, t.epochs, t.train_samples, t.test_samples, t.tau_syn_ms, t.t_max_ms
+         on {}; tau_syn {} ms, latency window {} ms{}.",
+        t.hidden,
+        t.epochs,
+        t.train_samples,
+        t.test_samples,
+        t.tau_syn_ms,
+        t.t_max_ms,
+        shifted_copies_budget(t.augment_shift)
     );
     s.push('\n');
     s.push_str(

@@ -33,7 +33,7 @@ fn fast_comparison_runs_every_method_and_writes_consistent_files() {
         report.rows.len(),
         finished.iter().map(|(_, n)| n).sum::<usize>()
     );
-    // One row per rate time, and exactly one ANN row.
+    // One row per rate time, and one ANN row (two with shifted copies).
     let rate_rows = report
         .rows
         .iter()
@@ -46,8 +46,18 @@ fn fast_comparison_runs_every_method_and_writes_consistent_files() {
             .iter()
             .filter(|r| r.kind == NetKind::Ann)
             .count(),
-        1
+        1 + (config.ann.augment_shift > 0) as usize
     );
+    // The rows trained with shifted copies trained on 9 samples per image.
+    let shifted: Vec<_> = report
+        .rows
+        .iter()
+        .filter(|r| r.method.contains("shifted copies"))
+        .collect();
+    assert_eq!(shifted.len(), 2, "{shifted:?}");
+    for r in shifted {
+        assert_eq!(r.train_samples, 9 * config.ttfs.train_samples, "{r:?}");
+    }
 
     let chance = 1.0 / report.classes as f64;
     for r in &report.rows {
