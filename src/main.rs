@@ -374,6 +374,14 @@ struct EventPropArgs {
     /// samples, seed 40), generated in Rust.
     #[arg(long)]
     yin_yang: bool,
+    /// Hold out the last N training images and test on them instead of the test part (which
+    /// is then not read): a validation split for choosing settings.
+    #[arg(long, conflicts_with = "yin_yang")]
+    validation: Option<usize>,
+    /// Add copies of every training image moved by up to this many pixels in x and y
+    /// (`(2K+1)²` times the training images; the test images are not touched).
+    #[arg(long, default_value_t = 0, conflicts_with = "yin_yang")]
+    augment_shift: u32,
     /// Hidden layer sizes, comma-separated (`--hidden ''`... use `--no-hidden` for none).
     #[arg(long, value_delimiter = ',', default_value = "200")]
     hidden: Vec<usize>,
@@ -857,7 +865,7 @@ fn learn_command(command: LearnCommand) -> Result<()> {
                     // The published Yin-Yang test set.
                     InputCoding::YinYang(_) => None,
                 };
-                let (_, test) = eventprop_data(data, t_max_ms, Some(0), a.snn.test_limit)?;
+                let (_, test) = eventprop_data(data, t_max_ms, Some(0), a.snn.test_limit, None, 0)?;
                 let e =
                     spikeq::learn::eventprop::evaluate(net, &test, eval_threads(a.snn.threads))?;
                 println!("test {}", eventprop_eval_line(&e));
@@ -904,6 +912,8 @@ fn eventprop_data(
     t_max_ms: f64,
     train_limit: Option<usize>,
     test_limit: Option<usize>,
+    validation: Option<usize>,
+    augment_shift: u32,
 ) -> Result<(
     spikeq::learn::eventprop::SpikeDataset,
     spikeq::learn::eventprop::SpikeDataset,
@@ -918,9 +928,11 @@ fn eventprop_data(
     let (train, test) = match data {
         Some(dir) => {
             let set = data::load_idx_dir(dir)?;
+            let (train, test) =
+                validation_and_augmentation(set, train_limit, validation, augment_shift)?;
             (
-                ep::latency_dataset(&limit(Dataset::from(&set.train), train_limit), t_max_ms),
-                ep::latency_dataset(&limit(Dataset::from(&set.test), test_limit), t_max_ms),
+                ep::latency_dataset(&train, t_max_ms),
+                ep::latency_dataset(&limit(test, test_limit), t_max_ms),
             )
         }
         None => {
@@ -969,7 +981,14 @@ fn learn_eventprop(a: &EventPropArgs) -> Result<()> {
         },
         other => anyhow::bail!("--loss {other:?}: expected \"max-voltage\" or \"first-spike\""),
     };
-    let (train, test) = eventprop_data(a.data.as_deref(), a.t_max_ms, a.train, a.test)?;
+    let (train, test) = eventprop_data(
+        a.data.as_deref(),
+        a.t_max_ms,
+        a.train,
+        a.test,
+        a.validation,
+        a.augment_shift,
+    )?;
     let classes = train.labels.iter().max().map_or(0, |&l| l as usize + 1);
     let mut sizes = vec![train.n_inputs];
     if !a.no_hidden {

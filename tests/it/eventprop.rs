@@ -325,3 +325,39 @@ const FIRST_SPIKE_TRAINING: Loss = Loss::FirstSpike {
     alpha: 0.01,
     tau1_ms: 10.0,
 };
+
+#[test]
+fn cli_eventprop_takes_a_validation_split_and_shifted_copies() {
+    let mnist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist-10k");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikeq"))
+        .args(["learn", "eventprop", "--data"])
+        .arg(&mnist)
+        .args([
+            "--train",
+            "60",
+            "--validation",
+            "20",
+            "--augment-shift",
+            "1",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("training on the first 40 training images"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("augmented: 360 training images"),
+        "{stderr}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("of 20 "), "{out}");
+}
