@@ -146,8 +146,11 @@ enum LearnCommand {
 #[derive(clap::Args, Debug)]
 struct CompareArgs {
     /// IDX directory (as for `learn convert`).
-    #[arg(long)]
-    data: PathBuf,
+    #[arg(long, required_unless_present = "replot")]
+    data: Option<PathBuf>,
+    /// Run nothing: draw `comparison.png` in `--out` again from this `comparison.csv`.
+    #[arg(long, conflicts_with_all = ["data", "fast"])]
+    replot: Option<PathBuf>,
     /// The small budgets CI runs (seconds) instead of the full report's (about 12 minutes on
     /// 2 idle cores for part 1).
     #[arg(long)]
@@ -1159,11 +1162,24 @@ fn learn_stdp(a: &StdpArgs) -> Result<()> {
 /// `spikeq learn compare`: runs every method (progress on stderr), writes the report.
 fn learn_compare(a: &CompareArgs) -> Result<()> {
     use spikeq::learn::compare::{self, CompareConfig, CompareProgress};
+    if let Some(csv) = &a.replot {
+        let text =
+            std::fs::read_to_string(csv).with_context(|| format!("reading {}", csv.display()))?;
+        let rows = compare::parse_csv(&text).with_context(|| csv.display().to_string())?;
+        std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+        let png = a.out.join("comparison.png");
+        compare::plot(&rows, &png)?;
+        println!("wrote {} ({} rows)", png.display(), rows.len());
+        return Ok(());
+    }
+    let Some(data) = &a.data else {
+        bail!("--data DIR is needed");
+    };
     let threads = eval_threads(a.threads);
     let config = if a.fast {
-        CompareConfig::fast(&a.data, threads)
+        CompareConfig::fast(data, threads)
     } else {
-        CompareConfig::full(&a.data, threads)
+        CompareConfig::full(data, threads)
     };
     let t0 = std::time::Instant::now();
     let progress = |p: CompareProgress<'_>| match p {

@@ -1752,7 +1752,7 @@ pub fn plot(rows: &[MethodRow], path: &Path) -> Result<(), LearnError> {
     let x_hi = 10f64.powf(hi.log10().ceil()).max(x_lo * 10.0);
     plotters::style::register_font("sans-serif", FontStyle::Normal, crate::trace::plot::FONT)
         .map_err(|_| draw(&"the bundled font is unreadable"))?;
-    let root = BitMapBackend::new(path, (1280, 680)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1400, 680)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| draw(&e))?;
     let (left, right) = root.split_horizontally(800);
     let mut chart = ChartBuilder::on(&left)
@@ -1793,18 +1793,50 @@ pub fn plot(rows: &[MethodRow], path: &Path) -> Result<(), LearnError> {
             key_font.clone(),
         ))
         .map_err(|e| draw(&e))?;
+    let mut y = 80;
     for (k, r) in rows.iter().enumerate() {
-        let line = format!(
-            "{:>2}  {} ({:.1}%)",
-            k + 1,
+        let entry = format!(
+            "{} ({:.1}%)",
             r.method.replace('→', "->"),
             100.0 * r.test_accuracy
         );
-        right
-            .draw(&Text::new(line, (0, 80 + 24 * k as i32), key_font.clone()))
-            .map_err(|e| draw(&e))?;
+        for (j, part) in wrap_at_commas(&entry, LEGEND_CHARS).iter().enumerate() {
+            let line = if j == 0 {
+                format!("{:>2}  {part}", k + 1)
+            } else {
+                format!("      {part}")
+            };
+            right
+                .draw(&Text::new(line, (0, y), key_font.clone()))
+                .map_err(|e| draw(&e))?;
+            y += 22;
+        }
+        y += 2;
     }
     root.present().map_err(|e| draw(&e))
+}
+
+/// Characters per legend line that fit beside the chart.
+const LEGEND_CHARS: usize = 66;
+
+/// `text` in lines of at most `width` characters where it can be broken after a comma (a
+/// part longer than `width` stays whole).
+fn wrap_at_commas(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for piece in text.split_inclusive(", ") {
+        let fits = current.chars().count() + piece.trim_end().chars().count() <= width;
+        if current.is_empty() || fits {
+            current.push_str(piece);
+        } else {
+            lines.push(current.trim_end().to_string());
+            current = piece.to_string();
+        }
+    }
+    if !current.is_empty() {
+        lines.push(current.trim_end().to_string());
+    }
+    lines
 }
 
 /// The files [`write_report`] wrote.
@@ -1840,6 +1872,23 @@ pub fn write_report(report: &Report, dir: &Path) -> Result<ReportFiles, LearnErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legend_lines_break_after_commas_and_lose_nothing() {
+        let t = "TTFS network, exact spike-time gradients (Mostafa 2018), shifted copies (up to 1 px) (95.2%)";
+        let lines = wrap_at_commas(t, 40);
+        assert_eq!(
+            lines,
+            vec![
+                "TTFS network,",
+                "exact spike-time gradients (Mostafa 2018),",
+                "shifted copies (up to 1 px) (95.2%)"
+            ]
+        );
+        assert_eq!(lines.join(" "), t);
+        assert_eq!(wrap_at_commas("short, text", 40), vec!["short, text"]);
+        assert_eq!(wrap_at_commas("", 40), Vec::<String>::new());
+    }
 
     fn row() -> MethodRow {
         MethodRow {

@@ -143,6 +143,40 @@ fn fast_comparison_runs_every_method_and_writes_consistent_files() {
         );
     }
     assert!(dir.join("cli/comparison.md").exists() && dir.join("cli/comparison.png").exists());
+
+    // --replot draws the same picture again from the CSV alone.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikeq"))
+        .args(["learn", "compare", "--replot"])
+        .arg(dir.join("cli/comparison.csv"))
+        .arg("--out")
+        .arg(dir.join("replot"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(dir.join("replot/comparison.png")).unwrap(),
+        std::fs::read(dir.join("cli/comparison.png")).unwrap()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn replot_names_a_damaged_csv() {
+    let dir = std::env::temp_dir().join(format!("spikeq-replot-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("broken.csv");
+    std::fs::write(&csv, "method,type\nx,SNN\n").unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikeq"))
+        .args(["learn", "compare", "--replot"])
+        .arg(&csv)
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("broken.csv"), "{err}");
+    assert!(!dir.join("comparison.png").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
