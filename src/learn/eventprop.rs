@@ -43,7 +43,7 @@
 //!
 //! The accumulators are stored rescaled by `e^{t/τ}` so reading one costs a multiply.
 
-use super::optim::{Adam, AdamParams, batch_gradients};
+use super::optim::{Adam, AdamParams, GradientBuffers, batch_gradients};
 use super::{Dataset, LearnError};
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
@@ -902,7 +902,7 @@ pub fn evaluate(
     check_data(net, data)?;
     let start = Instant::now();
     let all: Vec<usize> = (0..data.len()).collect();
-    let sum = batch_gradients(&all, 0, threads, |i, _| {
+    let sum = batch_gradients(&all, 0, threads, &mut GradientBuffers::default(), |i, _| {
         net.run_sample(&data.inputs[i], data.labels[i] as usize)
     });
     Ok(summarise(
@@ -987,6 +987,7 @@ pub fn train(
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(net.params.seed ^ 0x5eed_e7e4);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut reports = Vec::new();
+    let mut buffers = GradientBuffers::default();
     for epoch in 1..=net.params.epochs {
         let start = Instant::now();
         order.shuffle(&mut rng);
@@ -995,25 +996,31 @@ pub fn train(
             let frozen: &EventPropNet = net;
             let dropout = frozen.params.input_dropout;
             let seed = frozen.params.seed;
-            let sum = batch_gradients(batch, frozen.weights.len(), threads, |i, g| {
-                let label = train.labels[i] as usize;
-                if dropout > 0.0 {
-                    use rand::RngExt;
-                    // One stream per (epoch, sample): the same on any thread count.
-                    let mut rng = Xoshiro256PlusPlus::seed_from_u64(
-                        seed ^ ((epoch as u64) << 40)
-                            ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-                    );
-                    let kept: Vec<SampleSpike> = train.inputs[i]
-                        .iter()
-                        .filter(|_| rng.random::<f64>() >= dropout)
-                        .copied()
-                        .collect();
-                    frozen.sample_gradient(&kept, label, g)
-                } else {
-                    frozen.sample_gradient(&train.inputs[i], label, g)
-                }
-            });
+            let sum = batch_gradients(
+                batch,
+                frozen.weights.len(),
+                threads,
+                &mut buffers,
+                |i, g| {
+                    let label = train.labels[i] as usize;
+                    if dropout > 0.0 {
+                        use rand::RngExt;
+                        // One stream per (epoch, sample): the same on any thread count.
+                        let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+                            seed ^ ((epoch as u64) << 40)
+                                ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                        );
+                        let kept: Vec<SampleSpike> = train.inputs[i]
+                            .iter()
+                            .filter(|_| rng.random::<f64>() >= dropout)
+                            .copied()
+                            .collect();
+                        frozen.sample_gradient(&kept, label, g)
+                    } else {
+                        frozen.sample_gradient(&train.inputs[i], label, g)
+                    }
+                },
+            );
             for (o, &i) in sum.samples.iter().zip(batch) {
                 loss += o.loss;
                 correct += (o.predicted == Some(train.labels[i] as usize)) as usize;

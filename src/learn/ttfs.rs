@@ -85,7 +85,7 @@
 //! the time of the first output spike.
 
 use super::encode::YinYangTiming;
-use super::optim::{Adam, AdamParams, batch_gradients};
+use super::optim::{Adam, AdamParams, GradientBuffers, batch_gradients};
 use super::{Dataset, LearnError};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -906,8 +906,9 @@ fn batch_sum(
     batch: &[usize],
     loss: &LossParams,
     threads: usize,
+    buffers: &mut GradientBuffers,
 ) -> (Vec<f64>, Vec<SampleLoss>) {
-    let sum = batch_gradients(batch, net.weights.len(), threads, |i, g| {
+    let sum = batch_gradients(batch, net.weights.len(), threads, buffers, |i, g| {
         net.gradient(&inputs[i], labels[i] as usize, loss, g, false)
     });
     let mut grads = sum.grads;
@@ -955,14 +956,22 @@ pub fn train(
     let mut epochs = Vec::with_capacity(cfg.epochs);
     let mut wall = Duration::ZERO;
     let offsets: Vec<usize> = (0..net.sizes.len()).map(|l| net.offset(l)).collect();
+    let mut buffers = GradientBuffers::default();
     for epoch in 1..=cfg.epochs {
         let t0 = Instant::now();
         order.shuffle(&mut rng);
         let (mut loss_sum, mut right) = (0.0, 0usize);
         let mut done = 0;
         for batch in order.chunks(cfg.batch_size) {
-            let (mut grads, samples) =
-                batch_sum(net, &inputs, &train.labels, batch, &cfg.loss, threads);
+            let (mut grads, samples) = batch_sum(
+                net,
+                &inputs,
+                &train.labels,
+                batch,
+                &cfg.loss,
+                threads,
+                &mut buffers,
+            );
             let n = batch.len() as f64;
             for (s, &i) in samples.iter().zip(batch) {
                 loss_sum += s.loss;
@@ -1387,7 +1396,8 @@ mod tests {
                 weight_sum_penalty: 0.5,
                 penalty_over: over,
             };
-            let (fast, samples) = batch_sum(&net, &inputs, &labels, &batch, &p, 3);
+            let mut buffers = GradientBuffers::default();
+            let (fast, samples) = batch_sum(&net, &inputs, &labels, &batch, &p, 3, &mut buffers);
             let mut slow = vec![0.0; net.params()];
             for (s, &i) in samples.iter().zip(&batch) {
                 let one = net.sample_gradient(&inputs[i], labels[i] as usize, &p, &mut slow);
