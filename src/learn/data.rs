@@ -1,5 +1,6 @@
 //! Data sets: IDX image files (MNIST, Fashion-MNIST, EMNIST), the Yin-Yang data set, N-MNIST
-//! samples.
+//! samples; validation splits and translated copies of images (data augmentation,
+//! [`LabeledImages::with_shifted_copies`]) for training.
 //!
 //! IDX files are read whole (gzip or plain, told apart by their first two bytes), and every
 //! length in a header is checked against the bytes actually present before anything is used:

@@ -1,7 +1,7 @@
 //! Learning: data sets, spike encoders, a small ANN trainer and ANN-to-SNN conversion.
 //!
 //! Owns: loading data sets ([`data`]: IDX directories such as MNIST, the Yin-Yang generator,
-//! N-MNIST samples), turning values into spike trains ([`encode`]), training a ReLU
+//! N-MNIST samples, validation splits and shifted copies for training), turning values into spike trains ([`encode`]), training a ReLU
 //! perceptron ([`ann`]), converting it into non-leaky integrate-and-fire networks and
 //! classifying with them on the engine, with the cost of each classification ([`convert`]),
 //! training with exact spike-time gradients: EventProp for LIF networks ([`eventprop`]) and
