@@ -450,16 +450,26 @@ impl EventPropNet {
         Forward { spikes, maxima }
     }
 
-    /// First spike time of each output neuron (`None`: silent).
-    fn first_spikes(&self, f: &Forward) -> Vec<Option<f64>> {
+    /// Index (in the output layer's spike list) of each output neuron's first spike (`None`:
+    /// silent).
+    fn first_spike_indices(&self, f: &Forward) -> Vec<Option<usize>> {
         let mut first = vec![None; *self.sizes.last().expect("an output layer")];
-        for s in f.spikes.last().expect("an output layer") {
+        for (index, s) in f.spikes.last().expect("an output layer").iter().enumerate() {
             let slot = &mut first[s.neuron as usize];
             if slot.is_none() {
-                *slot = Some(s.t_ms);
+                *slot = Some(index);
             }
         }
         first
+    }
+
+    /// First spike time of each output neuron (`None`: silent).
+    fn first_spikes(&self, f: &Forward) -> Vec<Option<f64>> {
+        let outputs = f.spikes.last().expect("an output layer");
+        self.first_spike_indices(f)
+            .into_iter()
+            .map(|i| i.map(|i| outputs[i].t_ms))
+            .collect()
     }
 
     /// The loss of a forward pass for `label`, its derivative with respect to each output
@@ -539,12 +549,7 @@ impl EventPropNet {
                 }
             }
         } else {
-            for (index, s) in f.spikes[last].iter().enumerate() {
-                let slot = &mut first_index[s.neuron as usize];
-                if slot.is_none() {
-                    *slot = Some(index);
-                }
-            }
+            first_index = self.first_spike_indices(f);
         }
         events.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)));
         // Kink terms: g of the input spike at which output maxima sit (several outputs can
