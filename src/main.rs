@@ -274,6 +274,10 @@ struct RstdpArgs {
     /// The feature layer: a model file written by `learn stdp --save`.
     #[arg(long)]
     features: PathBuf,
+    /// Hold out the last N training images and test on them instead of the test part (which
+    /// is then not read): a validation split for choosing settings.
+    #[arg(long)]
+    validation: Option<usize>,
     /// Decision neurons per class.
     #[arg(long, default_value_t = spikeq::learn::rstdp::RstdpParams::default().per_class)]
     per_class: usize,
@@ -1492,7 +1496,7 @@ fn eval_threads(threads: Option<usize>) -> usize {
 fn learn_rstdp(a: &RstdpArgs) -> Result<()> {
     use spikeq::learn::model::{AnyModel, RstdpModel};
     use spikeq::learn::rstdp::{self, RstdpParams};
-    use spikeq::learn::{Dataset, data, stdp};
+    use spikeq::learn::{data, stdp};
     let AnyModel::Stdp(features) = AnyModel::load(&a.features)? else {
         bail!(
             "{}: not a `learn stdp` model (the feature layer)",
@@ -1500,11 +1504,7 @@ fn learn_rstdp(a: &RstdpArgs) -> Result<()> {
         );
     };
     let set = data::load_idx_dir(&a.data)?;
-    let mut train = Dataset::from(&set.train);
-    if let Some(n) = a.train {
-        train = train.take(n);
-    }
-    let mut test = Dataset::from(&set.test);
+    let (train, mut test) = validation_and_augmentation(set, a.train, a.validation, 0)?;
     if let Some(n) = a.test {
         test = test.take(n);
     }

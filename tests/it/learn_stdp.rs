@@ -114,3 +114,37 @@ fn stdp_and_rstdp_models_round_trip_and_damage_is_refused() {
     assert!(e.contains("corrupt"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn cli_rstdp_takes_a_validation_split() {
+    use spikeq::learn::model::AnyModel;
+    let dir = std::env::temp_dir().join(format!("spikeq-rstdp-val-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let features = dir.join("dc.model");
+    let p = spikeq::learn::stdp::DcParams {
+        neurons: 8,
+        ..Default::default()
+    };
+    AnyModel::Stdp(spikeq::learn::stdp::untrained(&p).unwrap())
+        .save(&features)
+        .unwrap();
+    let mnist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist-10k");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikeq"))
+        .args(["learn", "rstdp", "--data"])
+        .arg(&mnist)
+        .arg("--features")
+        .arg(&features)
+        .args(["--train", "30", "--validation", "10", "--epochs", "1"])
+        .args(["--threads", "2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("training on the first 20 training images"),
+        "{err}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("test: 10 images"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
