@@ -1019,7 +1019,8 @@ fn diehl_cook_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError> {
         time_to_decision_ms: Some(dc_decision_ms(d, 0.0)),
         train_wall_s: secs(d.train_wall),
         notes: format!(
-            "{} epoch(s), one plastic simulation ({} of {} presentations quiet); neurons \
+            "{} epoch(s), one plastic simulation ({} of {} presentations quiet, repeated \
+             {} times at +{} Hz, {} still quiet); neurons \
              labelled by their mean response per class on the training samples (included in \
              the training time); class = the label whose neurons fired most; {} test \
              repetitions at +{} Hz (in the costs and the time to decision), {} samples still \
@@ -1027,6 +1028,9 @@ fn diehl_cook_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError> {
             d.state.epochs,
             d.stats.quiet_presentations,
             d.stats.presentations,
+            d.stats.repeats,
+            p.boost_rate_hz,
+            d.stats.still_quiet,
             r.boosts,
             p.boost_rate_hz,
             r.quiet
