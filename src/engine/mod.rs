@@ -84,6 +84,36 @@ pub enum RunError {
         /// What is wrong.
         message: String,
     },
+    /// [`Simulation::add_spike_times`] named a population that does not exist. The
+    /// simulation is unchanged and can continue.
+    #[error("no population {0}")]
+    NoSuchPopulation(usize),
+    /// [`Simulation::add_spike_times`] was given a population that is not a `spike_times`
+    /// generator. The simulation is unchanged and can continue.
+    #[error("population `{0}` is not a spike_times generator: spikes can only be added to one")]
+    NotSpikeTimes(String),
+    /// [`Simulation::add_spike_times`] was given more trains than the population has
+    /// neurons. The simulation is unchanged and can continue.
+    #[error("{trains} spike trains for population `{population}` of {size} neurons")]
+    TooManyTrains {
+        /// Population name.
+        population: String,
+        /// Trains given.
+        trains: usize,
+        /// Neurons in the population.
+        size: u32,
+    },
+    /// [`Simulation::add_spike_times`] was given a spike before the current time (already
+    /// simulated). The simulation is unchanged and can continue.
+    #[error("spike of neuron {neuron} at {tick} lies before the current time {now}")]
+    SpikeInPast {
+        /// Global neuron id.
+        neuron: u32,
+        /// The spike's time.
+        tick: Tick,
+        /// The simulation's current time.
+        now: Tick,
+    },
     /// A model could not be instantiated.
     #[error("population `{population}`: {message}")]
     Model {
@@ -394,6 +424,88 @@ impl Simulation {
         let part = &self.parts[p];
         let b = &part.blocks[(b - part.first_block) as usize];
         b.model.potential_mv(neuron - b.first, self.now)
+    }
+
+    /// Adds input spikes to `spike_times` population `population` (its index in the network)
+    /// of a simulation that may already have run: `trains[k]` holds absolute times for the
+    /// population's neuron `k` (fewer trains than neurons leave the rest unchanged), each at
+    /// or after [`Simulation::now`]. They are merged with the spikes still to come (a spike
+    /// at a tick the neuron already fires at is played once) and played exactly as if they
+    /// had been given when the network was built: a simulation fed its input piece by piece
+    /// between [`Simulation::run_until`] calls gives bit-identical spikes, weights and
+    /// counters to one given all of it at the start, for any number of threads. Memory of
+    /// spikes already played is released. The network definition ([`Simulation::network`])
+    /// keeps the trains it was built with.
+    ///
+    /// This is how a client repeats or extends a stimulus depending on the response so far
+    /// (e.g. presenting an image again at a higher rate when it evoked too few spikes)
+    /// without rebuilding the simulation, so that every state (potentials, thresholds,
+    /// plastic weights and traces, spikes in flight) carries on exactly.
+    ///
+    /// Errors (the simulation is then unchanged): [`RunError::NoSuchPopulation`],
+    /// [`RunError::NotSpikeTimes`], [`RunError::TooManyTrains`], [`RunError::SpikeInPast`].
+    pub fn add_spike_times(
+        &mut self,
+        population: usize,
+        trains: &[Vec<Tick>],
+    ) -> Result<(), RunError> {
+        let info = self
+            .net
+            .populations
+            .get(population)
+            .ok_or(RunError::NoSuchPopulation(population))?;
+        if !matches!(
+            self.net.def.populations[population].kind,
+            NeuronKind::SpikeTimes(_)
+        ) {
+            return Err(RunError::NotSpikeTimes(info.name.clone()));
+        }
+        if trains.len() > info.size as usize {
+            return Err(RunError::TooManyTrains {
+                population: info.name.clone(),
+                trains: trains.len(),
+                size: info.size,
+            });
+        }
+        let now = self.now;
+        for (k, train) in trains.iter().enumerate() {
+            if let Some(&tick) = train.iter().find(|&&t| t < now) {
+                return Err(RunError::SpikeInPast {
+                    neuron: info.first + k as u32,
+                    tick,
+                    now,
+                });
+            }
+        }
+        let first = info.first;
+        for (k, train) in trains.iter().enumerate() {
+            if train.is_empty() {
+                continue;
+            }
+            let neuron = first + k as u32;
+            let b = self.block_of[neuron as usize];
+            let p = self
+                .parts
+                .partition_point(|p| p.first_block + p.blocks.len() as u32 <= b);
+            let part = &mut self.parts[p];
+            let local_block = b - part.first_block;
+            let block = &mut part.blocks[local_block as usize];
+            let i = neuron - block.first;
+            let ModelBlock::Replay(g) = &mut block.model else {
+                unreachable!("a spike_times population is made of replay blocks");
+            };
+            g.add_spikes(i, train)
+                .expect("a spike_times population does not loop");
+            // As at the start: a spike due now fires now (`set_crossing` would move `Now`
+            // to the next tick, the rule for a neuron still above threshold after firing).
+            let c = match block.model.check_threshold(i, now) {
+                crate::neuron::Crossing::Now => crate::neuron::Crossing::At(now),
+                c => c,
+            };
+            block.set_crossing(i, c, now);
+            part.refresh_block(local_block);
+        }
+        Ok(())
     }
 
     /// Simulates `[now, t_end)`. Runs compose: `run_until(a)` then `run_until(b)` gives the

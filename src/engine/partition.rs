@@ -108,6 +108,16 @@ impl Partition {
         q.min(self.block_next.next_tick())
     }
 
+    /// Re-reads local block `b`'s next event time (after its state was changed between runs).
+    pub fn refresh_block(&mut self, b: u32) {
+        let t = self.blocks[b as usize].next_time();
+        if t < Tick::MAX {
+            self.block_next.set(b, t);
+        } else {
+            self.block_next.remove(b);
+        }
+    }
+
     /// Processes the window ending at `w_end` (its start is the earliest pending event):
     /// pops the queue entries due, cuts them into per-block segments, processes every block
     /// with work, and leaves the window's spikes sorted in `emitted`.

@@ -183,6 +183,9 @@ pub enum ReplayParamsError {
         /// The loop period.
         period: Tick,
     },
+    /// Spikes were added to a looped replay (its trains are fixed cycles).
+    #[error("spikes cannot be added to a looped replay")]
+    AddToLoop,
 }
 
 impl ReplayParams {
@@ -266,6 +269,27 @@ impl ReplayGenerator {
             }
         }
         g
+    }
+
+    /// Adds spike times (relative to the shift, like the trains) to neuron `i`'s train, for a
+    /// generator without a loop period ([`ReplayParamsError::AddToLoop`] otherwise). The
+    /// spikes already played are dropped from memory, and the new times are merged with the
+    /// ones still to come (sorted, duplicates removed). Times the neuron has already passed
+    /// (at or before its last spike) are skipped when it next fires, so callers add only
+    /// times at or after the current time; the caller re-examines the neuron's next spike
+    /// ([`NeuronModel::check_threshold`]), which may have moved earlier.
+    pub fn add_spikes(&mut self, i: u32, times: &[Tick]) -> Result<(), ReplayParamsError> {
+        if self.period.is_some() {
+            return Err(ReplayParamsError::AddToLoop);
+        }
+        let i = i as usize;
+        let train = &mut self.trains[i];
+        train.drain(..self.cursor[i]);
+        self.cursor[i] = 0;
+        train.extend_from_slice(times);
+        train.sort_unstable();
+        train.dedup();
+        Ok(())
     }
 
     fn next(&self, i: usize) -> Option<Tick> {
@@ -371,6 +395,31 @@ mod tests {
         assert_eq!(
             play(&mut g, 0, Tick::MAX),
             [Tick(i64::MAX - 10), Tick(i64::MAX - 6), Tick(i64::MAX - 2)]
+        );
+    }
+
+    #[test]
+    fn added_spikes_merge_with_those_still_to_come() {
+        let mut g =
+            ReplayGenerator::new(vec![vec![ms(1.0), ms(4.0)]], Tick::ZERO, None, Tick::ZERO);
+        assert_eq!(g.check_threshold(0, Tick::ZERO), Crossing::At(ms(1.0)));
+        assert_eq!(g.fire(0, ms(1.0)), Crossing::At(ms(4.0)));
+        // Before, between and on the pending spike (the duplicate is played once).
+        g.add_spikes(0, &[ms(5.0), ms(2.0), ms(4.0)]).unwrap();
+        assert_eq!(
+            g.trains[0],
+            [2.0, 4.0, 5.0].map(ms),
+            "the played spike is dropped"
+        );
+        assert_eq!(play(&mut g, 0, Tick::MAX), [2.0, 4.0, 5.0].map(ms));
+        // After the train has ended.
+        g.add_spikes(0, &[ms(9.0)]).unwrap();
+        assert_eq!(play(&mut g, 0, Tick::MAX), [ms(9.0)]);
+        let mut looped =
+            ReplayGenerator::new(vec![vec![ms(1.0)]], Tick::ZERO, Some(ms(2.0)), Tick::ZERO);
+        assert_eq!(
+            looped.add_spikes(0, &[ms(3.0)]),
+            Err(ReplayParamsError::AddToLoop)
         );
     }
 

@@ -30,9 +30,18 @@ fn fixture() -> &'static Fixture {
         let set = data::load_idx_dir(&dir).expect("MNIST-10k beside the checkout");
         let train = Dataset::from(&set.train).take(500);
         let test = Dataset::from(&set.test).take(200);
-        let (mut trained, stats) = stdp::train(&train, &small(), 1, &mut |_| {}).unwrap();
+        // Training as `learn stdp` does by default: quiet presentations are not repeated
+        // (repeating them is tested in `learn::stdp`'s unit tests).
+        let no_repeats = DcParams {
+            max_boosts: 0,
+            ..small()
+        };
+        let (mut trained, stats) = stdp::train(&train, &no_repeats, 1, &mut |_| {}).unwrap();
+        trained.params.max_boosts = small().max_boosts;
         assert_eq!(stats.presentations, 500);
         assert!(stats.plastic_updates > 0 && stats.synaptic_events > 0);
+        assert_eq!(stats.repeats, 0);
+        assert_eq!(stats.still_quiet, stats.quiet_presentations);
         let train_resp = stdp::label(&mut trained, &train, 2, &|_| {}).unwrap();
         let test_resp = stdp::responses(&trained, &test, 7, 2, &|_| {}).unwrap();
         Fixture {

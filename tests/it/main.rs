@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per concern.
 
+mod add_spikes;
 mod brunel;
 mod cli;
 mod closed_form;
