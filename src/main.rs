@@ -327,6 +327,10 @@ struct StdpArgs {
     /// Use only the first N training images (training and labelling).
     #[arg(long)]
     train: Option<usize>,
+    /// Hold out the last N training images and test on them instead of the test part (which
+    /// is then not read): a validation split for choosing settings.
+    #[arg(long)]
+    validation: Option<usize>,
     /// Evaluate only the first N test images.
     #[arg(long)]
     test: Option<usize>,
@@ -1083,14 +1087,10 @@ fn learn_eventprop(a: &EventPropArgs) -> Result<()> {
 
 /// `spikeq learn stdp`: trains, labels, tests and reports (progress on stderr).
 fn learn_stdp(a: &StdpArgs) -> Result<()> {
+    use spikeq::learn::data;
     use spikeq::learn::stdp::{self, DcParams};
-    use spikeq::learn::{Dataset, data};
     let set = data::load_idx_dir(&a.data)?;
-    let mut train = Dataset::from(&set.train);
-    let mut test = Dataset::from(&set.test);
-    if let Some(n) = a.train {
-        train = train.take(n);
-    }
+    let (train, mut test) = validation_and_augmentation(set, a.train, a.validation, 0)?;
     if let Some(n) = a.test {
         test = test.take(n);
     }

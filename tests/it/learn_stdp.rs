@@ -157,3 +157,24 @@ fn cli_rstdp_takes_a_validation_split() {
     assert!(out.contains("test: 10 images"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn cli_stdp_takes_a_validation_split() {
+    let mnist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist-10k");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikeq"))
+        .args(["learn", "stdp", "--data"])
+        .arg(&mnist)
+        .args(["--neurons", "4", "--train", "12", "--validation", "4"])
+        .args(["--epochs", "0", "--threads", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("training on the first 8 training images"),
+        "{err}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("labelling: 8 images"), "{out}");
+    assert!(out.contains("test: 4 images"), "{out}");
+}
