@@ -1,14 +1,6 @@
 //! The binary: arguments, errors, recording.
 
-use std::process::Command;
-
-fn spikeq(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_spikeq"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
+use crate::spikeq;
 
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -2,12 +2,11 @@
 //! table, a CSV that reads back to the same rows, and a PNG plot.
 
 use spikeq::learn::compare::{self, CompareConfig, CompareProgress, METHODS, NetKind};
-use std::path::Path;
 use std::sync::Mutex;
 
 #[test]
 fn fast_comparison_runs_every_method_and_writes_consistent_files() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist-10k");
+    let data = crate::mnist_10k();
     assert!(data.exists(), "{} is missing", data.display());
     let config = CompareConfig::fast(&data, 2);
     // Rows per method, from the progress reports.

@@ -328,26 +328,25 @@ const FIRST_SPIKE_TRAINING: Loss = Loss::FirstSpike {
 
 #[test]
 fn cli_eventprop_takes_a_validation_split_and_shifted_copies() {
-    let mnist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist-10k");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikeq"))
-        .args(["learn", "eventprop", "--data"])
-        .arg(&mnist)
-        .args([
-            "--train",
-            "60",
-            "--validation",
-            "20",
-            "--augment-shift",
-            "1",
-            "--hidden",
-            "8",
-            "--epochs",
-            "1",
-            "--threads",
-            "1",
-        ])
-        .output()
-        .unwrap();
+    let mnist = crate::mnist_10k();
+    let o = crate::spikeq(&[
+        "learn",
+        "eventprop",
+        "--data",
+        mnist.to_str().unwrap(),
+        "--train",
+        "60",
+        "--validation",
+        "20",
+        "--augment-shift",
+        "1",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+    ]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     assert!(

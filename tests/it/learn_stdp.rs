@@ -1,9 +1,9 @@
 //! Learning with STDP: Diehl & Cook's unsupervised layer and the R-STDP readout learn on a
 //! small MNIST-10k slice (accuracy far above chance and above the same network untrained).
 
+use crate::{mnist_10k, spikeq};
 use spikeq::learn::stdp::{self, DcParams, DcState, Responses};
 use spikeq::learn::{Dataset, data, rstdp};
-use std::path::Path;
 use std::sync::OnceLock;
 
 /// Small settings: 50 neurons, otherwise the published protocol.
@@ -26,7 +26,7 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist-10k");
+        let dir = mnist_10k();
         let set = data::load_idx_dir(&dir).expect("MNIST-10k beside the checkout");
         let train = Dataset::from(&set.train).take(500);
         let test = Dataset::from(&set.test).take(200);
@@ -137,16 +137,23 @@ fn cli_rstdp_takes_a_validation_split() {
     AnyModel::Stdp(spikeq::learn::stdp::untrained(&p).unwrap())
         .save(&features)
         .unwrap();
-    let mnist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist-10k");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikeq"))
-        .args(["learn", "rstdp", "--data"])
-        .arg(&mnist)
-        .arg("--features")
-        .arg(&features)
-        .args(["--train", "30", "--validation", "10", "--epochs", "1"])
-        .args(["--threads", "2"])
-        .output()
-        .unwrap();
+    let mnist = mnist_10k();
+    let o = spikeq(&[
+        "learn",
+        "rstdp",
+        "--data",
+        mnist.to_str().unwrap(),
+        "--features",
+        features.to_str().unwrap(),
+        "--train",
+        "30",
+        "--validation",
+        "10",
+        "--epochs",
+        "1",
+        "--threads",
+        "2",
+    ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(
@@ -160,14 +167,23 @@ fn cli_rstdp_takes_a_validation_split() {
 
 #[test]
 fn cli_stdp_takes_a_validation_split() {
-    let mnist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist-10k");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikeq"))
-        .args(["learn", "stdp", "--data"])
-        .arg(&mnist)
-        .args(["--neurons", "4", "--train", "12", "--validation", "4"])
-        .args(["--epochs", "0", "--threads", "1"])
-        .output()
-        .unwrap();
+    let mnist = mnist_10k();
+    let o = spikeq(&[
+        "learn",
+        "stdp",
+        "--data",
+        mnist.to_str().unwrap(),
+        "--neurons",
+        "4",
+        "--train",
+        "12",
+        "--validation",
+        "4",
+        "--epochs",
+        "0",
+        "--threads",
+        "1",
+    ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(

@@ -3,11 +3,11 @@
 //! training and evaluation do not depend on the thread count; the costs add up; the CLI saves
 //! a model that `learn eval` reloads, and refuses bad settings with clear errors.
 
+use crate::{mnist_10k, spikeq};
 use spikeq::learn::encode::YinYangTiming;
 use spikeq::learn::model::AnyModel;
 use spikeq::learn::ttfs::{self, InputCoding, LossParams, TtfsConfig, TtfsModel};
 use spikeq::learn::{Dataset, data};
-use std::path::Path;
 
 /// The first `n_train` samples of the published Yin-Yang training set and the first `n_test`
 /// of its test set.
@@ -77,7 +77,7 @@ fn yin_yang_network_learns_beyond_chance_and_its_untrained_self() {
 
 #[test]
 fn mnist_slice_learns_beyond_chance_and_its_untrained_self() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist-10k");
+    let dir = mnist_10k();
     let set = data::load_idx_dir(&dir).expect("MNIST-10k beside the checkout");
     let train = Dataset::from(&set.train).take(500);
     let test = Dataset::from(&set.test).take(300);
@@ -224,13 +224,6 @@ fn model_files_round_trip_and_refuse_bad_shapes() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-fn spikeq(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_spikeq"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn cli_trains_saves_and_eval_reloads_the_same_network() {
     let dir = std::env::temp_dir().join(format!("spikeq-ttfs-cli-{}", std::process::id()));
@@ -308,7 +301,7 @@ fn cli_refuses_bad_settings_with_clear_errors() {
 
 #[test]
 fn cli_validation_split_and_shifted_copies() {
-    let mnist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist-10k");
+    let mnist = mnist_10k();
     let d = mnist.to_str().unwrap();
     let base = [
         "learn",

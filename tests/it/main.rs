@@ -39,6 +39,20 @@ pub fn run_spikes(def: &NetworkDef, seed: u64, t_end: Tick) -> (Network, Vec<Spi
     (net, spikes)
 }
 
+/// Runs the `spikeq` binary with `args`, from the repository root.
+pub fn spikeq(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_spikeq"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+/// The MNIST-10k subset beside the checkout (`../shared/data/mnist-10k`).
+pub fn mnist_10k() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist-10k")
+}
+
 /// Milliseconds to ticks for test literals.
 pub fn ms(v: f64) -> Tick {
     Tick::from_ms(v).unwrap()

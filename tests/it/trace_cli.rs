@@ -1,17 +1,10 @@
 //! `spikeq trace info|convert|slice|plot` and `spikeq run --record x.spk`.
 
+use crate::spikeq;
 use spikeq::trace::read_all;
 use spikeq::{Spike, Tick};
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn spikeq(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spikeq"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
+use std::process::Output;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
