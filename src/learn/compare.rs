@@ -819,7 +819,7 @@ fn shifted_copies_budget(max_shift: u32) -> String {
     if max_shift == 0 {
         return String::new();
     }
-    let per = (2 * max_shift + 1).pow(2);
+    let per = data::shifted_samples_per_image(max_shift);
     format!(
         "; and again, as a second row, on those training images with their copies moved by \
          every shift of up to {max_shift} pixel(s) ({per} samples per image; data \
@@ -829,11 +829,16 @@ fn shifted_copies_budget(max_shift: u32) -> String {
 
 /// What a row trained with shifted copies trained on.
 fn shifted_copies_note(images: usize, max_shift: u32) -> String {
-    let per = (2 * max_shift + 1).pow(2);
+    let per = data::shifted_samples_per_image(max_shift);
     format!(
         "; trained on {images} training images and their copies moved by every shift of up \
          to {max_shift} pixel(s) in x and y ({per} samples per image; same epochs)"
     )
+}
+
+/// The coding column of the rows whose pixels spike once, by latency, within `t_max_ms`.
+fn latency_coding(t_max_ms: f64) -> String {
+    format!("latency, one spike per non-zero pixel within {t_max_ms} ms")
 }
 
 fn ms_ticks(ms: f64) -> Result<Tick, LearnError> {
@@ -1162,10 +1167,7 @@ fn eventprop_rows(s: &Session<'_>) -> Result<Vec<MethodRow>, LearnError> {
             params.tau_syn_ms,
             params.tau_mem_ms()
         ),
-        coding: format!(
-            "latency, one spike per non-zero pixel within {} ms",
-            b.t_max_ms
-        ),
+        coding: latency_coding(b.t_max_ms),
         train_samples: train.len(),
         test_samples: e.samples,
         test_accuracy: e.accuracy(),
@@ -1245,10 +1247,7 @@ fn ttfs_gradient_row(
             layer_sizes(&net.sizes),
             b.tau_syn_ms
         ),
-        coding: format!(
-            "latency, one spike per non-zero pixel within {} ms",
-            b.t_max_ms
-        ),
+        coding: latency_coding(b.t_max_ms),
         train_samples: train.len(),
         test_samples: e.samples,
         test_accuracy: e.accuracy(),
@@ -1336,10 +1335,12 @@ pub fn run(
     config.validate()?;
     let start = Instant::now();
     let set = data::load_idx_dir(&config.data)?;
+    let available = (set.train.len(), set.test.len());
+    let inputs = set.train.pixels_per_image();
     let session = Session {
         config,
-        train_images: set.train.clone(),
         train: Dataset::from(&set.train),
+        train_images: set.train,
         test: Dataset::from(&set.test),
         method: std::cell::Cell::new(""),
         progress,
@@ -1371,8 +1372,8 @@ pub fn run(
     }
     Ok(Report {
         config: config.clone(),
-        available: (set.train.len(), set.test.len()),
-        inputs: set.train.pixels_per_image(),
+        available,
+        inputs,
         classes: session.classes(),
         rows,
         machine: Machine::current(),

@@ -361,6 +361,11 @@ impl LabeledImages {
     }
 }
 
+/// Samples per image after [`LabeledImages::with_shifted_copies`]: `(2·max_shift + 1)²`.
+pub fn shifted_samples_per_image(max_shift: u32) -> usize {
+    (2 * max_shift as usize + 1).pow(2)
+}
+
 /// A training and a test part.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IdxDataset {
@@ -640,6 +645,9 @@ mod tests {
         let im = two_images();
         let a = im.with_shifted_copies(1);
         assert_eq!(a.len(), 9 * im.len());
+        assert_eq!(shifted_samples_per_image(1), 9);
+        assert_eq!(im.with_shifted_copies(2).len(), 25 * im.len());
+        assert_eq!(shifted_samples_per_image(2), 25);
         assert_eq!(a.take(2), im);
         // The copies come shift after shift, dy outer, dx inner, (0, 0) left out.
         let third = LabeledImages {
