@@ -171,14 +171,8 @@ struct TtfsArgs {
     /// Train on the Yin-Yang set instead (train: 5000 samples, seed 42; test: 1000, seed 40).
     #[arg(long, conflicts_with = "data")]
     yin_yang: bool,
-    /// Hold out the last N training images and test on them instead of the test part (which
-    /// is then not read): a validation split for choosing settings.
-    #[arg(long, conflicts_with = "yin_yang")]
-    validation: Option<usize>,
-    /// Add copies of every training image moved by up to this many pixels in x and y
-    /// (`(2K+1)²` times the training images; the test images are not touched).
-    #[arg(long, default_value_t = 0, conflicts_with = "yin_yang")]
-    augment_shift: u32,
+    #[command(flatten)]
+    images: ImageTrainingArgs,
     /// Hidden layer sizes, comma-separated, 0 to 3 layers (`none` for no hidden layer);
     /// default 340 (IDX) or 120 (Yin-Yang).
     #[arg(long, value_parser = parse_hidden)]
@@ -237,6 +231,19 @@ struct TtfsArgs {
     /// Save the trained network to this file.
     #[arg(long)]
     save: Option<PathBuf>,
+}
+
+/// Training options for IDX images (`learn ttfs`, `learn eventprop`; not with `--yin-yang`).
+#[derive(clap::Args, Debug)]
+struct ImageTrainingArgs {
+    /// Hold out the last N training images and test on them instead of the test part (which
+    /// is then not read): a validation split for choosing settings.
+    #[arg(long, conflicts_with = "yin_yang")]
+    validation: Option<usize>,
+    /// Add copies of every training image moved by up to this many pixels in x and y
+    /// (`(2K+1)²` times the training images; the test images are not touched).
+    #[arg(long, default_value_t = 0, conflicts_with = "yin_yang")]
+    augment_shift: u32,
 }
 
 /// Hidden layer sizes from the command line.
@@ -390,14 +397,8 @@ struct EventPropArgs {
     /// samples, seed 40), generated in Rust.
     #[arg(long)]
     yin_yang: bool,
-    /// Hold out the last N training images and test on them instead of the test part (which
-    /// is then not read): a validation split for choosing settings.
-    #[arg(long, conflicts_with = "yin_yang")]
-    validation: Option<usize>,
-    /// Add copies of every training image moved by up to this many pixels in x and y
-    /// (`(2K+1)²` times the training images; the test images are not touched).
-    #[arg(long, default_value_t = 0, conflicts_with = "yin_yang")]
-    augment_shift: u32,
+    #[command(flatten)]
+    images: ImageTrainingArgs,
     /// Hidden layer sizes, comma-separated (`--hidden ''`... use `--no-hidden` for none).
     #[arg(long, value_delimiter = ',', default_value = "200")]
     hidden: Vec<usize>,
@@ -870,16 +871,15 @@ fn learn_command(command: LearnCommand) -> Result<()> {
             }
             if let AnyModel::EventProp(net) = &model {
                 use spikeq::learn::eventprop::InputCoding;
-                let t_max_ms = match net.coding {
-                    InputCoding::Latency { t_max_ms } => t_max_ms,
-                    InputCoding::YinYang(_) => 0.0,
-                };
-                let data = match net.coding {
-                    InputCoding::Latency { .. } => Some(a.data.as_deref().ok_or_else(|| {
-                        anyhow::anyhow!("--data DIR is needed to evaluate this model")
-                    })?),
+                let (data, t_max_ms) = match net.coding {
+                    InputCoding::Latency { t_max_ms } => (
+                        Some(a.data.as_deref().ok_or_else(|| {
+                            anyhow::anyhow!("--data DIR is needed to evaluate this model")
+                        })?),
+                        t_max_ms,
+                    ),
                     // The published Yin-Yang test set.
-                    InputCoding::YinYang(_) => None,
+                    InputCoding::YinYang(_) => (None, 0.0),
                 };
                 let (_, test) = eventprop_data(data, t_max_ms, Some(0), a.snn.test_limit, None, 0)?;
                 let e =
@@ -1002,8 +1002,8 @@ fn learn_eventprop(a: &EventPropArgs) -> Result<()> {
         a.t_max_ms,
         a.train,
         a.test,
-        a.validation,
-        a.augment_shift,
+        a.images.validation,
+        a.images.augment_shift,
     )?;
     let classes = train.labels.iter().max().map_or(0, |&l| l as usize + 1);
     let mut sizes = vec![train.n_inputs];
@@ -1294,8 +1294,12 @@ fn learn_ttfs(a: &TtfsArgs) -> Result<()> {
                 t_max_ms: a.t_max_ms,
                 bias_ms: a.bias_ms,
             };
-            let (train, test) =
-                validation_and_augmentation(set, a.train, a.validation, a.augment_shift)?;
+            let (train, test) = validation_and_augmentation(
+                set,
+                a.train,
+                a.images.validation,
+                a.images.augment_shift,
+            )?;
             (train, test, coding, vec![340], TtfsConfig::default().epochs)
         }
         _ => {
@@ -1450,7 +1454,7 @@ fn validation_and_augmentation(
         None => (set.train, set.test),
     };
     if augment_shift > 3 {
-        bail!("--augment-shift {augment_shift}: at most 3 pixels (49 copies per image)");
+        bail!("--augment-shift {augment_shift}: at most 3 pixels (49 samples per image)");
     }
     let train = if augment_shift > 0 {
         let t = train.with_shifted_copies(augment_shift);
