@@ -303,6 +303,10 @@ struct RstdpArgs {
     /// Inhibition between decision neurons per spike [mV] (negative).
     #[arg(long, default_value_t = spikeq::learn::rstdp::RstdpParams::default().inhibition_mv, allow_hyphen_values = true)]
     inhibition_mv: f64,
+    /// Which decision neurons a reward reaches: `global` (all), `decided` (the decided
+    /// class's neurons that fired) or `per-neuron` (each neuron that fired, by its own class).
+    #[arg(long, default_value = "per-neuron")]
+    credit: spikeq::learn::rstdp::Credit,
     /// Use only the first N training images.
     #[arg(long)]
     train: Option<usize>,
@@ -1539,6 +1543,7 @@ fn learn_rstdp(a: &RstdpArgs) -> Result<()> {
         inhibition_mv: a.inhibition_mv,
         present_ms: features.params.present_ms,
         seed: a.seed,
+        credit: a.credit,
         ..RstdpParams::default()
     };
     eprintln!(

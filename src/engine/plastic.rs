@@ -262,6 +262,29 @@ impl Simulation {
         self.is_plastic(projection)
     }
 
+    /// Delivers a reward `amount` at the current time to the incoming synapses of plastic
+    /// projection `projection` onto `neuron` only: each of them changes by `amount` times its
+    /// eligibility, then is clipped (Mozafari et al.'s credit assignment, where only the
+    /// neuron whose spike made the decision learns from it). Returns whether the projection is
+    /// plastic and `neuron` exists.
+    pub fn deliver_reward_to(&mut self, projection: usize, neuron: u32, amount: f64) -> bool {
+        if !self.is_plastic(projection) || neuron >= self.block_of.len() as u32 {
+            return false;
+        }
+        let now = self.now;
+        let b = self.block_of[neuron as usize];
+        let p = self
+            .parts
+            .partition_point(|p| p.first_block + p.blocks.len() as u32 <= b);
+        let part = &mut self.parts[p];
+        let block = &mut part.blocks[(b - part.first_block) as usize];
+        let local = [(neuron - block.first) as u16];
+        for s in block.plastic.iter_mut().filter(|s| s.proj == projection) {
+            s.reward_neurons(amount, now, &local);
+        }
+        true
+    }
+
     /// Scales every target neuron's incoming weights of plastic projection `projection` to
     /// sum to `total` now. Returns whether the projection is plastic.
     pub fn normalize_weights(&mut self, projection: usize, total: f64) -> bool {

@@ -17,12 +17,22 @@
 //! The projection's [`StdpParams`] have `reward = {tau_c}`: pair STDP (multiplicative, soft
 //! bounds as Mozafari's `w (1 - w)`) fills an eligibility trace per synapse instead of changing
 //! weights. After each presentation the decision is the class whose neurons fired most (ties:
-//! the earlier first spike); the simulation then delivers a reward `+miss_rate` if it was
-//! right and `-hit_rate` if it was wrong (Mozafari's adaptive reward and punishment scaling,
-//! rates over the last 100 decisions), times [`RstdpParams::learning_rate`]. A presentation
-//! without any decision spike delivers nothing. Presentations are followed by a long silence
-//! (events cost nothing in between) so that a reward meets only its own presentation's
-//! eligibility.
+//! the earlier first spike). Rewards are Mozafari's adaptive reward and punishment scaling:
+//! `+miss_rate` for a right action and `-hit_rate` for a wrong one (rates of the network's
+//! decisions over the last 100), times [`RstdpParams::learning_rate`]. Which synapses a reward
+//! reaches is [`RstdpParams::credit`]:
+//! - [`Credit::PerNeuron`] (default): every decision neuron that fired is an actor of its own
+//!   and gets the reward of its own class (right if its class is the label), delivered to its
+//!   incoming synapses only ([`Simulation::deliver_reward_to`]);
+//! - [`Credit::Decided`]: only the decided class's neurons that fired, with the decision's
+//!   reward (Mozafari: the neurons that made the decision learn from it);
+//! - [`Credit::Global`]: one reward for every synapse of the layer (the first version; on the
+//!   MNIST-10k validation split it reached 50.8%, against 63.1% for `Decided` and 69-72% for
+//!   `PerNeuron`, see the README).
+//!
+//! A presentation without any decision spike delivers nothing. Presentations are followed by a
+//! long silence (events cost nothing in between) so that a reward meets only its own
+//! presentation's eligibility.
 
 use super::stdp::Responses;
 use super::{Dataset, LearnError, OutputCounts};
@@ -32,6 +42,32 @@ use crate::network::{ConnectRule, Dist, NetworkBuilder, NeuronKind};
 use crate::neuron::LifParams;
 use crate::plasticity::{Pairing, RewardParams, StdpParams};
 use std::time::{Duration, Instant};
+
+/// Which decision neurons a reward reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Credit {
+    /// Every plastic synapse of the layer (one global reward signal).
+    Global,
+    /// Only the neurons of the decided class that fired (Mozafari et al.: the neurons whose
+    /// spikes made the decision learn from its outcome).
+    Decided,
+    /// Every neuron that fired, each rewarded by whether its own class was right.
+    PerNeuron,
+}
+
+impl std::str::FromStr for Credit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "global" => Ok(Credit::Global),
+            "decided" => Ok(Credit::Decided),
+            "per-neuron" => Ok(Credit::PerNeuron),
+            _ => Err(format!(
+                "unknown credit `{s}`: expected global, decided or per-neuron"
+            )),
+        }
+    }
+}
 
 /// The decision layer and its training.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -64,6 +100,8 @@ pub struct RstdpParams {
     pub epochs: usize,
     /// Seed of the initial weights.
     pub seed: u64,
+    /// Which decision neurons a reward reaches.
+    pub credit: Credit,
 }
 
 impl Default for RstdpParams {
@@ -76,13 +114,14 @@ impl Default for RstdpParams {
             w_max_mv: 1.0,
             w_init_low: 0.2,
             w_init_high: 0.5,
-            inhibition_mv: -5.0,
+            inhibition_mv: -2.0,
             tau_c_ms: 500.0,
             learning_rate: 30.0,
             present_ms: 350.0,
             rest_ms: 2000.0,
             epochs: 5,
             seed: 1,
+            credit: Credit::PerNeuron,
         }
     }
 }
@@ -359,8 +398,25 @@ pub fn train(
             } else {
                 hits / recent.len() as f64
             };
-            let r = if right { 1.0 - hit_rate } else { -hit_rate };
-            sim.deliver_reward(0, p.learning_rate * r.clamp(-1.0, 1.0));
+            let r = |right: bool| p.learning_rate * if right { 1.0 - hit_rate } else { -hit_rate };
+            let fired = |k: usize| sink.counts[k] > 0;
+            match p.credit {
+                Credit::Global => {
+                    sim.deliver_reward(0, r(right));
+                }
+                Credit::Decided => {
+                    let c = decision.unwrap_or_default();
+                    for k in (c * p.per_class..(c + 1) * p.per_class).filter(|&k| fired(k)) {
+                        sim.deliver_reward_to(0, first + k as u32, r(right));
+                    }
+                }
+                Credit::PerNeuron => {
+                    for k in (0..p.neurons()).filter(|&k| fired(k)) {
+                        let own = k / p.per_class == data.labels[i] as usize;
+                        sim.deliver_reward_to(0, first + k as u32, r(own));
+                    }
+                }
+            }
         }
         recent.push_back(right);
         if recent.len() > 100 {

@@ -327,6 +327,49 @@ fn a_reward_moves_each_weight_by_reward_times_its_eligibility() {
 }
 
 #[test]
+fn a_reward_to_one_neuron_moves_only_its_incoming_weights() {
+    let mut rule = unbounded(Pairing::AllToAll, false);
+    rule.reward = Some(RewardParams { tau_c_ms: 300.0 });
+    let pre = vec![vec![10.0, 50.0, 52.0, 90.0], vec![30.0, 70.0]];
+    let teach = vec![vec![20.0, 55.0, 100.0], vec![35.0, 60.0], vec![75.0]];
+    let s = setup(&pre, &teach, Dist::Const(1.0), 0.5, rule);
+    let (_, before, mut sim) = run(&s, 200.0);
+    let c = sim.eligibility(s.plastic).unwrap();
+    let target = before[1].target;
+    assert!(
+        before
+            .iter()
+            .zip(&c)
+            .all(|(b, &ci)| ci.abs() > 1e-4 || b.target != target),
+        "every synapse onto the rewarded neuron has eligibility"
+    );
+    assert!(sim.deliver_reward_to(s.plastic, target, -1.5));
+    assert!(
+        !sim.deliver_reward_to(s.plastic, u32::MAX, 1.0),
+        "no such neuron"
+    );
+    assert!(
+        !sim.deliver_reward_to(0, target, 1.0),
+        "projection 0 is static"
+    );
+    let after = sim.plastic_weights(s.plastic).unwrap();
+    let mut moved = 0;
+    for ((b, a), ci) in before.iter().zip(&after).zip(&c) {
+        if b.target == target {
+            assert!((a.weight - (b.weight - 1.5 * ci)).abs() <= 1e-12);
+            moved += 1;
+        } else {
+            assert_eq!(
+                a.weight, b.weight,
+                "synapse {} onto another neuron",
+                b.synapse
+            );
+        }
+    }
+    assert_eq!(moved, pre.len(), "one synapse from each input");
+}
+
+#[test]
 fn the_stdp_window_is_the_two_exponentials() {
     // One pre arrival and one post spike at offsets from -100 to +100 ms.
     let (a_plus, a_minus, tau_plus, tau_minus) = (0.01, 0.0105, 16.8, 33.7);
