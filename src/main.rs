@@ -307,6 +307,10 @@ struct RstdpArgs {
     /// class's neurons that fired) or `per-neuron` (each neuron that fired, by its own class).
     #[arg(long, default_value = "per-neuron")]
     credit: spikeq::learn::rstdp::Credit,
+    /// Reward and punishment: `adaptive` (Mozafari's: +miss rate if right, -hit rate if
+    /// wrong) or fixed amounts `RIGHT,WRONG`.
+    #[arg(long, default_value = "0.7,-0.3", allow_hyphen_values = true)]
+    reward: spikeq::learn::rstdp::RewardScale,
     /// Use only the first N training images.
     #[arg(long)]
     train: Option<usize>,
@@ -369,6 +373,9 @@ struct StdpArgs {
     /// Threshold increase per excitatory spike [mV].
     #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().theta_plus_mv)]
     theta_plus_mv: f64,
+    /// Decay of the threshold increase [ms] (D&C: 1e7).
+    #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().tau_theta_ms)]
+    tau_theta_ms: f64,
     /// Seed of the initial weights and input spike trains.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -1110,6 +1117,7 @@ fn learn_stdp(a: &StdpArgs) -> Result<()> {
         nu_pre: a.nu_pre,
         nu_post: a.nu_post,
         theta_plus_mv: a.theta_plus_mv,
+        tau_theta_ms: a.tau_theta_ms,
         max_rate_hz: a.max_rate_hz,
         seed: a.seed,
         ..DcParams::default()
@@ -1544,6 +1552,7 @@ fn learn_rstdp(a: &RstdpArgs) -> Result<()> {
         present_ms: features.params.present_ms,
         seed: a.seed,
         credit: a.credit,
+        reward: a.reward,
         ..RstdpParams::default()
     };
     eprintln!(

@@ -184,6 +184,12 @@ impl DcParams {
         if !(self.inhibition_mv <= 0.0 && self.boost_rate_hz >= 0.0 && self.weight_sum > 0.0) {
             return bad("inhibition must be <= 0 mV, boost >= 0 Hz, weight sum > 0".into());
         }
+        if !(self.tau_theta_ms > 0.0 && self.theta_plus_mv >= 0.0) {
+            return bad(format!(
+                "need tau_theta > 0 ms and theta_plus >= 0 mV, got {} ms and {} mV",
+                self.tau_theta_ms, self.theta_plus_mv
+            ));
+        }
         ticks(self.period_ms(), "presentation period")?;
         ticks(self.delay_ms, "delay")?;
         Ok(())
