@@ -30,7 +30,7 @@
 //! - [`Credit::Global`]: one reward for every synapse of the layer (the first version).
 //!
 //! On the MNIST-10k validation split (README) with adaptive rewards, `Global` reached 50.8%,
-//! `Decided` 63.1%, `PerNeuron` 69-72%; `PerNeuron` with fixed `+0.7/-0.3` 74.8%.
+//! `Decided` 63.1%, `PerNeuron` 69-72%; `PerNeuron` with fixed `+0.7/-0.3` 74.8% (inhibition -2 mV) and 77.0% (-1 mV, the default).
 //!
 //! A presentation without any decision spike delivers nothing. Presentations are followed by a
 //! long silence (events cost nothing in between) so that a reward meets only its own
@@ -169,7 +169,7 @@ impl Default for RstdpParams {
             w_max_mv: 1.0,
             w_init_low: 0.2,
             w_init_high: 0.5,
-            inhibition_mv: -2.0,
+            inhibition_mv: -1.0,
             tau_c_ms: 500.0,
             learning_rate: 30.0,
             present_ms: 350.0,
