@@ -508,6 +508,10 @@ struct EvalArgs {
     /// model (its test set is generated).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Presentation per image [ms] for a `learn stdp` or `learn rstdp` model (default: as
+    /// trained, 350): longer presentations give more spikes to count, at more cost.
+    #[arg(long, allow_hyphen_values = true)]
+    present_ms: Option<f64>,
     #[command(flatten)]
     snn: SnnArgs,
 }
@@ -901,10 +905,21 @@ fn learn_command(command: LearnCommand) -> Result<()> {
             let Some(dir) = &a.data else {
                 bail!("--data DIR is needed to evaluate this model");
             };
+            if let Some(ms) = a.present_ms {
+                if !(ms.is_finite() && ms > 0.0) {
+                    bail!("--present-ms {ms}: must be a positive number of milliseconds");
+                }
+                if !matches!(model, AnyModel::Stdp(_) | AnyModel::Rstdp(_)) {
+                    bail!("--present-ms applies to `learn stdp` and `learn rstdp` models only");
+                }
+            }
             let model = match model {
                 AnyModel::Ttfs(_) => unreachable!("handled above"),
                 AnyModel::Converted(m) => m,
-                AnyModel::Stdp(state) => {
+                AnyModel::Stdp(mut state) => {
+                    if let Some(ms) = a.present_ms {
+                        state.params.present_ms = ms;
+                    }
                     let set = data::load_idx_dir(dir)?;
                     let mut test = Dataset::from(&set.test);
                     if let Some(n) = a.snn.test_limit {
@@ -912,7 +927,11 @@ fn learn_command(command: LearnCommand) -> Result<()> {
                     }
                     return stdp_report(&state, &test, eval_threads(a.snn.threads));
                 }
-                AnyModel::Rstdp(m) => {
+                AnyModel::Rstdp(mut m) => {
+                    if let Some(ms) = a.present_ms {
+                        m.features.params.present_ms = ms;
+                        m.readout.params.present_ms = ms;
+                    }
                     let set = data::load_idx_dir(dir)?;
                     let mut test = Dataset::from(&set.test);
                     if let Some(n) = a.snn.test_limit {

@@ -194,3 +194,57 @@ fn cli_stdp_takes_a_validation_split() {
     assert!(out.contains("labelling: 8 images"), "{out}");
     assert!(out.contains("test: 4 images"), "{out}");
 }
+
+#[test]
+fn cli_eval_present_ms_lengthens_the_presentation_of_an_stdp_model() {
+    use spikeq::learn::model::AnyModel;
+    let dir = std::env::temp_dir().join(format!("spikeq-eval-present-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("dc.model");
+    let p = spikeq::learn::stdp::DcParams {
+        neurons: 8,
+        max_boosts: 0,
+        ..Default::default()
+    };
+    AnyModel::Stdp(spikeq::learn::stdp::untrained(&p).unwrap())
+        .save(&path)
+        .unwrap();
+    let mnist = mnist_10k();
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "learn",
+            "eval",
+            path.to_str().unwrap(),
+            "--data",
+            mnist.to_str().unwrap(),
+            "--test-limit",
+            "20",
+            "--threads",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        spikeq(&args)
+    };
+    // Input spikes per image, from "per image: N synaptic ops, X input + ...".
+    let input_spikes = |o: &std::process::Output| -> f64 {
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let after = out.split("synaptic ops, ").nth(1).expect("a cost line");
+        after.split(' ').next().unwrap().parse().unwrap()
+    };
+    let default = input_spikes(&eval(&[]));
+    let long = input_spikes(&eval(&["--present-ms", "1400"]));
+    // Poisson inputs at the same rates for 4 times as long.
+    let ratio = long / default;
+    assert!((3.6..4.4).contains(&ratio), "{long} / {default} = {ratio}");
+    for bad in ["0", "-5", "nan"] {
+        let o = eval(&["--present-ms", bad]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("--present-ms"), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
