@@ -307,6 +307,10 @@ struct RstdpArgs {
     /// class's neurons that fired) or `per-neuron` (each neuron that fired, by its own class).
     #[arg(long, default_value = "per-neuron")]
     credit: spikeq::learn::rstdp::Credit,
+    /// Presentation per image [ms] of the feature layer, in training and test (default: the
+    /// one it was trained with, 350).
+    #[arg(long, allow_hyphen_values = true)]
+    present_ms: Option<f64>,
     /// Reward and punishment: `adaptive` (Mozafari's: +miss rate if right, -hit rate if
     /// wrong) or fixed amounts `RIGHT,WRONG`.
     #[arg(long, default_value = "0.7,-0.3", allow_hyphen_values = true)]
@@ -346,6 +350,11 @@ struct StdpArgs {
     /// is then not read): a validation split for choosing settings.
     #[arg(long)]
     validation: Option<usize>,
+    /// Train on every training image and its copies moved by up to this many pixels in x and
+    /// y (`(2K+1)²` presentations per image per epoch, the originals first, then one shift
+    /// after another; labelling uses them all; the test images are not touched).
+    #[arg(long, default_value_t = 0)]
+    augment_shift: u32,
     /// Evaluate only the first N test images.
     #[arg(long)]
     test: Option<usize>,
@@ -1120,7 +1129,8 @@ fn learn_stdp(a: &StdpArgs) -> Result<()> {
     use spikeq::learn::data;
     use spikeq::learn::stdp::{self, DcParams};
     let set = data::load_idx_dir(&a.data)?;
-    let (train, mut test) = validation_and_augmentation(set, a.train, a.validation, 0)?;
+    let (train, mut test) =
+        validation_and_augmentation(set, a.train, a.validation, a.augment_shift)?;
     if let Some(n) = a.test {
         test = test.take(n);
     }
@@ -1547,12 +1557,18 @@ fn learn_rstdp(a: &RstdpArgs) -> Result<()> {
     use spikeq::learn::model::{AnyModel, RstdpModel};
     use spikeq::learn::rstdp::{self, RstdpParams};
     use spikeq::learn::{data, stdp};
-    let AnyModel::Stdp(features) = AnyModel::load(&a.features)? else {
+    let AnyModel::Stdp(mut features) = AnyModel::load(&a.features)? else {
         bail!(
             "{}: not a `learn stdp` model (the feature layer)",
             a.features.display()
         );
     };
+    if let Some(ms) = a.present_ms {
+        if !(ms.is_finite() && ms > 0.0) {
+            bail!("--present-ms {ms}: must be a positive number of milliseconds");
+        }
+        features.params.present_ms = ms;
+    }
     let set = data::load_idx_dir(&a.data)?;
     let (train, mut test) = validation_and_augmentation(set, a.train, a.validation, 0)?;
     if let Some(n) = a.test {

@@ -248,3 +248,33 @@ fn cli_eval_present_ms_lengthens_the_presentation_of_an_stdp_model() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn cli_stdp_trains_on_shifted_copies() {
+    let mnist = mnist_10k();
+    let o = spikeq(&[
+        "learn",
+        "stdp",
+        "--data",
+        mnist.to_str().unwrap(),
+        "--neurons",
+        "4",
+        "--train",
+        "4",
+        "--test",
+        "4",
+        "--augment-shift",
+        "1",
+        "--present-ms",
+        "50",
+        "--threads",
+        "1",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("augmented: 36 training images"), "{err}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("training: 36 images x 1 epochs"), "{out}");
+    assert!(out.contains("labelling: 36 images"), "{out}");
+    assert!(out.contains("test: 4 images"), "{out}");
+}
