@@ -1449,13 +1449,14 @@ pub fn markdown(report: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "Machine: {} cores{}, {}; {} threads used for evaluation (training runs on one \
+        "Machine: {} cores{}, {}; {} thread{} used for evaluation (training runs on one \
          thread except where a method says otherwise; wall times include whatever else the \
          machine ran).\n",
         m.cores,
         m.cpu.as_ref().map_or(String::new(), |c| format!(" ({c})")),
         m.os,
-        c.threads
+        c.threads,
+        if c.threads == 1 { "" } else { "s" }
     );
     let _ = writeln!(
         s,
