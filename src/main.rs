@@ -309,7 +309,7 @@ struct RstdpArgs {
     credit: spikeq::learn::rstdp::Credit,
     /// Presentation per image [ms] of the feature layer, in training and test (default: the
     /// one it was trained with, 350).
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_present_ms)]
     present_ms: Option<f64>,
     /// Reward and punishment: `adaptive` (Mozafari's: +miss rate if right, -hit rate if
     /// wrong) or fixed amounts `RIGHT,WRONG`.
@@ -519,7 +519,7 @@ struct EvalArgs {
     data: Option<PathBuf>,
     /// Presentation per image [ms] for a `learn stdp` or `learn rstdp` model (default: as
     /// trained, 350): longer presentations give more spikes to count, at more cost.
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_present_ms)]
     present_ms: Option<f64>,
     #[command(flatten)]
     snn: SnnArgs,
@@ -663,6 +663,14 @@ enum TraceCommand {
         #[command(flatten)]
         input: InputArgs,
     },
+}
+
+/// A presentation length in milliseconds: finite and positive.
+fn parse_present_ms(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(ms) if ms.is_finite() && ms > 0.0 => Ok(ms),
+        _ => Err("must be a positive number of milliseconds".into()),
+    }
 }
 
 fn parse_threads(s: &str) -> std::result::Result<usize, String> {
@@ -914,13 +922,8 @@ fn learn_command(command: LearnCommand) -> Result<()> {
             let Some(dir) = &a.data else {
                 bail!("--data DIR is needed to evaluate this model");
             };
-            if let Some(ms) = a.present_ms {
-                if !(ms.is_finite() && ms > 0.0) {
-                    bail!("--present-ms {ms}: must be a positive number of milliseconds");
-                }
-                if !matches!(model, AnyModel::Stdp(_) | AnyModel::Rstdp(_)) {
-                    bail!("--present-ms applies to `learn stdp` and `learn rstdp` models only");
-                }
+            if a.present_ms.is_some() && !matches!(model, AnyModel::Stdp(_) | AnyModel::Rstdp(_)) {
+                bail!("--present-ms applies to `learn stdp` and `learn rstdp` models only");
             }
             let model = match model {
                 AnyModel::Ttfs(_) => unreachable!("handled above"),
@@ -1564,9 +1567,6 @@ fn learn_rstdp(a: &RstdpArgs) -> Result<()> {
         );
     };
     if let Some(ms) = a.present_ms {
-        if !(ms.is_finite() && ms > 0.0) {
-            bail!("--present-ms {ms}: must be a positive number of milliseconds");
-        }
         features.params.present_ms = ms;
     }
     let set = data::load_idx_dir(&a.data)?;

@@ -417,13 +417,24 @@ impl Simulation {
 
     /// The membrane potential of `neuron` at the current time \[mV\].
     pub fn potential_mv(&self, neuron: u32) -> f64 {
+        let (p, b) = self.locate(neuron);
+        let b = &self.parts[p].blocks[b];
+        b.model.potential_mv(neuron - b.first, self.now)
+    }
+
+    /// The partition and the block within it that hold `neuron` (which must exist).
+    fn locate(&self, neuron: u32) -> (usize, usize) {
         let b = self.block_of[neuron as usize];
         let p = self
             .parts
             .partition_point(|p| p.first_block + p.blocks.len() as u32 <= b);
-        let part = &self.parts[p];
-        let b = &part.blocks[(b - part.first_block) as usize];
-        b.model.potential_mv(neuron - b.first, self.now)
+        (p, (b - self.parts[p].first_block) as usize)
+    }
+
+    /// The block that holds `neuron` (which must exist).
+    fn block_mut(&mut self, neuron: u32) -> &mut Block {
+        let (p, b) = self.locate(neuron);
+        &mut self.parts[p].blocks[b]
     }
 
     /// Adds input spikes to `spike_times` population `population` (its index in the network)
@@ -483,13 +494,9 @@ impl Simulation {
                 continue;
             }
             let neuron = first + k as u32;
-            let b = self.block_of[neuron as usize];
-            let p = self
-                .parts
-                .partition_point(|p| p.first_block + p.blocks.len() as u32 <= b);
+            let (p, local_block) = self.locate(neuron);
             let part = &mut self.parts[p];
-            let local_block = b - part.first_block;
-            let block = &mut part.blocks[local_block as usize];
+            let block = &mut part.blocks[local_block];
             let i = neuron - block.first;
             let ModelBlock::Replay(g) = &mut block.model else {
                 unreachable!("a spike_times population is made of replay blocks");
@@ -503,7 +510,7 @@ impl Simulation {
                 c => c,
             };
             block.set_crossing(i, c, now);
-            part.refresh_block(local_block);
+            part.refresh_block(local_block as u32);
         }
         Ok(())
     }

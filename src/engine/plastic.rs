@@ -272,12 +272,7 @@ impl Simulation {
             return false;
         }
         let now = self.now;
-        let b = self.block_of[neuron as usize];
-        let p = self
-            .parts
-            .partition_point(|p| p.first_block + p.blocks.len() as u32 <= b);
-        let part = &mut self.parts[p];
-        let block = &mut part.blocks[(b - part.first_block) as usize];
+        let block = self.block_mut(neuron);
         let local = [(neuron - block.first) as u16];
         for s in block.plastic.iter_mut().filter(|s| s.proj == projection) {
             s.reward_neurons(amount, now, &local);

@@ -88,6 +88,16 @@ pub enum RewardScale {
 }
 
 impl RewardScale {
+    /// Fixed amounts must be finite, `right >= 0 >= wrong`.
+    pub fn is_valid(&self) -> bool {
+        match *self {
+            RewardScale::Adaptive => true,
+            RewardScale::Fixed { right, wrong } => {
+                right >= 0.0 && wrong <= 0.0 && right.is_finite() && wrong.is_finite()
+            }
+        }
+    }
+
     /// The amount for an action that was `right`, given the recent hit rate.
     pub fn amount(&self, right: bool, hit_rate: f64) -> f64 {
         match (*self, right) {
@@ -115,10 +125,11 @@ impl std::str::FromStr for RewardScale {
             a.trim().parse().map_err(|_| bad())?,
             b.trim().parse().map_err(|_| bad())?,
         );
-        if !(right >= 0.0 && wrong <= 0.0 && right.is_finite() && wrong.is_finite()) {
+        let r = RewardScale::Fixed { right, wrong };
+        if !r.is_valid() {
             return Err(bad());
         }
-        Ok(RewardScale::Fixed { right, wrong })
+        Ok(r)
     }
 }
 
@@ -234,10 +245,7 @@ impl RstdpParams {
             && self.w_init_high <= 1.0
             && self.w_init_low < self.w_init_high
             && self.learning_rate >= 0.0
-            && match self.reward {
-                RewardScale::Adaptive => true,
-                RewardScale::Fixed { right, wrong } => right >= 0.0 && wrong <= 0.0,
-            }
+            && self.reward.is_valid()
             && self.present_ms > 0.0
             && self.rest_ms >= 0.0)
         {
@@ -452,9 +460,7 @@ pub fn train(
         let decision = decision(&sink, p);
         let right = decision == Some(data.labels[i] as usize);
         stats.correct += right as usize;
-        if decision.is_none() {
-            stats.silent += 1;
-        } else {
+        if let Some(decided) = decision {
             let hits = recent.iter().filter(|&&r| r).count() as f64;
             let hit_rate = if recent.is_empty() {
                 0.5
@@ -468,8 +474,8 @@ pub fn train(
                     sim.deliver_reward(0, r(right));
                 }
                 Credit::Decided => {
-                    let c = decision.unwrap_or_default();
-                    for k in (c * p.per_class..(c + 1) * p.per_class).filter(|&k| fired(k)) {
+                    let class = decided * p.per_class..(decided + 1) * p.per_class;
+                    for k in class.filter(|&k| fired(k)) {
                         sim.deliver_reward_to(0, first + k as u32, r(right));
                     }
                 }
@@ -480,6 +486,8 @@ pub fn train(
                     }
                 }
             }
+        } else {
+            stats.silent += 1;
         }
         recent.push_back(right);
         if recent.len() > 100 {

@@ -14,6 +14,19 @@ fn small() -> DcParams {
     }
 }
 
+/// An untrained Diehl & Cook network with `p` saved as a model file in a fresh temporary
+/// directory named after `name`: (directory, model path).
+fn saved_untrained(name: &str, p: DcParams) -> (std::path::PathBuf, std::path::PathBuf) {
+    use spikeq::learn::model::AnyModel;
+    let dir = std::env::temp_dir().join(format!("spikeq-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("dc.model");
+    AnyModel::Stdp(stdp::untrained(&p).unwrap())
+        .save(&path)
+        .unwrap();
+    (dir, path)
+}
+
 struct Fixture {
     train: Dataset,
     test: Dataset,
@@ -126,17 +139,13 @@ fn stdp_and_rstdp_models_round_trip_and_damage_is_refused() {
 
 #[test]
 fn cli_rstdp_takes_a_validation_split() {
-    use spikeq::learn::model::AnyModel;
-    let dir = std::env::temp_dir().join(format!("spikeq-rstdp-val-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let features = dir.join("dc.model");
-    let p = spikeq::learn::stdp::DcParams {
-        neurons: 8,
-        ..Default::default()
-    };
-    AnyModel::Stdp(spikeq::learn::stdp::untrained(&p).unwrap())
-        .save(&features)
-        .unwrap();
+    let (dir, features) = saved_untrained(
+        "rstdp-val",
+        DcParams {
+            neurons: 8,
+            ..DcParams::default()
+        },
+    );
     let mnist = mnist_10k();
     let o = spikeq(&[
         "learn",
@@ -197,18 +206,14 @@ fn cli_stdp_takes_a_validation_split() {
 
 #[test]
 fn cli_eval_present_ms_lengthens_the_presentation_of_an_stdp_model() {
-    use spikeq::learn::model::AnyModel;
-    let dir = std::env::temp_dir().join(format!("spikeq-eval-present-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("dc.model");
-    let p = spikeq::learn::stdp::DcParams {
-        neurons: 8,
-        max_boosts: 0,
-        ..Default::default()
-    };
-    AnyModel::Stdp(spikeq::learn::stdp::untrained(&p).unwrap())
-        .save(&path)
-        .unwrap();
+    let (dir, path) = saved_untrained(
+        "eval-present",
+        DcParams {
+            neurons: 8,
+            max_boosts: 0,
+            ..DcParams::default()
+        },
+    );
     let mnist = mnist_10k();
     let eval = |extra: &[&str]| {
         let mut args = vec![
