@@ -9,8 +9,8 @@
 //!
 //! Time advances in *windows* `[t0, t0 + d_min)`, where `t0` is the earliest pending event and
 //! `d_min` the network's smallest delay. No spike emitted inside a window can arrive inside it,
-//! so within a window the blocks (runs of at most [`BLOCK_SIZE`] neurons of one population)
-//! are independent, and each is processed alone, in time order:
+//! so within a window the blocks (runs of neurons of one population, at most
+//! [`block_size_for`] the network's size) are independent, and each is processed alone, in time order:
 //!
 //! 1. every spike-queue entry (arrival tick, source neuron, delay group) due in the window is
 //!    popped, in that key order, and cut into per-block *segments* of its sorted target row;
@@ -59,9 +59,31 @@ use crossing_queue::CrossingQueue;
 use partition::Partition;
 use table::DeliveryTable;
 
-/// Neurons per block: a block's state (a few arrays of 1024 entries) stays in L1/L2 cache
-/// while its window's inputs are applied, and blocks are the unit of random streams.
-pub const BLOCK_SIZE: u32 = 1024;
+/// The fewest neurons per block (of a population large enough): the block size of every
+/// network of up to `16 · MIN_BLOCK_SIZE` neurons.
+pub const MIN_BLOCK_SIZE: u32 = 1024;
+
+/// The most neurons per block: targets inside a block are stored as `u16`.
+pub const MAX_BLOCK_SIZE: u32 = 1 << 16;
+
+/// Neurons per block in a network of `num_neurons`: about a sixteenth of the network, a power
+/// of two in [`MIN_BLOCK_SIZE`, `MAX_BLOCK_SIZE`].
+///
+/// Why it grows with the network: a spike costs work per block its row reaches (a segment,
+/// a visit with its tick and threshold phase), so in a large sparse network, where a row of
+/// 100 synapses reaches ~100 blocks of 1024, nearly every synapse was a segment of its own.
+/// At 100,000 neurons, blocks of 8192 instead of 1024 halved the simulation time of the
+/// low-rate and SparseProp networks (benches/README.md). Why a sixteenth: enough blocks to
+/// balance threads. Why it depends on the network only, never on the thread count: blocks are
+/// the unit of random streams (initial values, drives), so the same model and seed give the
+/// same spikes on any number of threads.
+pub fn block_size_for(num_neurons: u32) -> u32 {
+    (num_neurons / 16)
+        .max(1)
+        .checked_next_power_of_two()
+        .unwrap_or(MAX_BLOCK_SIZE)
+        .clamp(MIN_BLOCK_SIZE, MAX_BLOCK_SIZE)
+}
 
 /// Why a run stopped early. The simulation state is consistent up to the last full window.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -199,6 +221,7 @@ impl Simulation {
         let mut blocks = Vec::new();
         let mut block_of = Vec::with_capacity(net.num_neurons() as usize);
         let t0 = Tick::ZERO;
+        let block_size = block_size_for(net.num_neurons());
         for (p, (info, def)) in net.populations.iter().zip(&net.def.populations).enumerate() {
             if let NeuronKind::Replay(replay) = &def.kind {
                 replay.validate().map_err(|e| RunError::Model {
@@ -208,7 +231,7 @@ impl Simulation {
             }
             let mut first = info.first;
             while first < info.first + info.size {
-                let end = (first + BLOCK_SIZE).min(info.first + info.size);
+                let end = (first + block_size).min(info.first + info.size);
                 let n = (end - first) as usize;
                 let bidx = blocks.len() as u64;
                 let mut rng = stream(seed, StreamKind::NeuronInit, bidx, 0);
@@ -588,5 +611,27 @@ impl Simulation {
         part.add_busy(start.elapsed(), cpu);
         self.critical_cpu += cpu;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_size_is_a_sixteenth_of_the_network_in_powers_of_two_within_bounds() {
+        for (n, bs) in [
+            (0, MIN_BLOCK_SIZE),
+            (1, MIN_BLOCK_SIZE),
+            (12_500, MIN_BLOCK_SIZE),
+            (16 * 1024, 1024),
+            (16 * 1024 + 16, 2048),
+            (40_000, 4096),
+            (100_000, 8192),
+            (1_000_000, 65_536),
+            (u32::MAX, MAX_BLOCK_SIZE),
+        ] {
+            assert_eq!(block_size_for(n), bs, "{n} neurons");
+        }
     }
 }

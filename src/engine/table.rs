@@ -4,15 +4,15 @@
 //! target and an `f32` weight per synapse (8 bytes), and each window cut every popped row
 //! into per-block segments by searching its targets. Here every delay group's segments are
 //! cut in advance, targets are stored relative to their block (`u16`, a block holds at most
-//! [`BLOCK_SIZE`] neurons) and a group whose synapses all have the same weight (every
+//! [`MAX_BLOCK_SIZE`] neurons) and a group whose synapses all have the same weight (every
 //! projection with a constant weight) keeps that weight once: 2 bytes read per synapse
 //! instead of 8, and no search. Cost: 2 bytes per synapse and 8 per (group, block) pair
 //! beside the network's own arrays (which tests and exports read).
 
-use super::BLOCK_SIZE;
+use super::MAX_BLOCK_SIZE;
 use crate::network::Connectivity;
 
-const _: () = assert!(BLOCK_SIZE <= 1 << 16, "local targets are u16");
+const _: () = assert!(MAX_BLOCK_SIZE <= 1 << 16, "local targets are u16");
 
 /// A delay group's synapses that land in one block.
 #[derive(Clone, Copy, Debug)]

@@ -10,7 +10,7 @@
 use crate::ms;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
-use spikeq::engine::{BLOCK_SIZE, RunError, Simulation};
+use spikeq::engine::{MIN_BLOCK_SIZE, RunError, Simulation};
 use spikeq::network::{
     ConnectRule, Dist, DriveKind, NetworkBuilder, NetworkDef, NeuronKind, ProjectionDef,
 };
@@ -90,7 +90,7 @@ fn lif(tau_m_ms: f64, t_ref_steps: i64) -> LifParams {
 pub(crate) fn arb_big_network() -> impl Strategy<Value = NetworkDef> {
     let pop = (
         0..4usize,
-        prop_oneof![3 => 1..60u32, 1 => (BLOCK_SIZE - 30)..(2 * BLOCK_SIZE + 300)],
+        prop_oneof![3 => 1..60u32, 1 => (MIN_BLOCK_SIZE - 30)..(2 * MIN_BLOCK_SIZE + 300)],
         0..3usize,
         10..=30i64,
         0..3usize,
@@ -244,7 +244,7 @@ fn spike_trace_is_identical_for_1_2_3_and_7_partitions() {
 #[test]
 fn partitioned_runs_are_meaningful() {
     let mut b = NetworkBuilder::new();
-    let e = b.population("E", 3 * BLOCK_SIZE, NeuronKind::LifDelta(lif(20.0, 2)));
+    let e = b.population("E", 3 * MIN_BLOCK_SIZE, NeuronKind::LifDelta(lif(20.0, 2)));
     b.v_init(
         e,
         Dist::Uniform {
@@ -280,6 +280,58 @@ fn partitioned_runs_are_meaningful() {
     assert_ne!(a, outcome(&other, 2, &[ms(50.0)]).unwrap());
 }
 
+/// A network large enough for blocks bigger than the smallest (40,000 neurons: blocks of
+/// 4096) gives the same spikes, batches and counters on 1, 2 and 3 threads, and has the
+/// block count the size policy says.
+#[test]
+fn large_blocks_are_the_same_on_any_thread_count() {
+    let n = 40_000;
+    let bs = spikeq::engine::block_size_for(n);
+    assert_eq!(bs, 4 * MIN_BLOCK_SIZE);
+    let mut b = NetworkBuilder::new();
+    let e = b.population("E", n, NeuronKind::LifDelta(lif(20.0, 2)));
+    b.v_init(
+        e,
+        Dist::Uniform {
+            low: 0.0,
+            high: 20.0,
+        },
+    );
+    b.drive(
+        e,
+        DriveKind::Poisson {
+            rate_hz: 2000.0,
+            weight_mv: 0.5,
+        },
+        Tick::ZERO,
+        Tick::MAX,
+    );
+    b.connect(
+        e,
+        e,
+        ConnectRule::FixedIndegree(20),
+        Dist::Const(0.4),
+        Dist::Uniform {
+            low: 0.5,
+            high: 2.0,
+        },
+    );
+    let sim = Simulation::with_threads(b.build(1).unwrap(), 1, 64).unwrap();
+    assert_eq!(
+        sim.threads(),
+        n.div_ceil(bs) as usize,
+        "one block per thread at most"
+    );
+    let one = outcome(b.def(), 1, &[ms(10.0), ms(20.0)]).unwrap();
+    assert!(one.batches.concat().len() > 1000, "the network must fire");
+    for threads in [2, 3] {
+        assert_eq!(
+            one,
+            outcome(b.def(), threads, &[ms(10.0), ms(20.0)]).unwrap()
+        );
+    }
+}
+
 /// A network that is silent for most of a long run: cost must follow events, not
 /// duration / d_min. A pacemaker fires every 100 ms into a population over 0.1 ms delays;
 /// 10 s hold 100,000 windows of 0.1 ms, of which only those with events are processed.
@@ -295,7 +347,7 @@ fn windows_without_events_cost_nothing() {
             stop: Tick::MAX,
         },
     );
-    let e = b.population("E", 2 * BLOCK_SIZE, NeuronKind::LifDelta(lif(20.0, 2)));
+    let e = b.population("E", 2 * MIN_BLOCK_SIZE, NeuronKind::LifDelta(lif(20.0, 2)));
     b.connect(
         g,
         e,
@@ -318,7 +370,7 @@ fn windows_without_events_cost_nothing() {
         sim.run_until(t_end, &mut spikes).unwrap();
         // 100 pacemaker spikes, each answered by the whole population 0.1 ms later, whose
         // spikes arrive 0.3 ms after that: three windows per pacemaker spike.
-        assert_eq!(spikes.len(), 100 * (1 + 2 * BLOCK_SIZE as usize));
+        assert_eq!(spikes.len(), 100 * (1 + 2 * MIN_BLOCK_SIZE as usize));
         assert_eq!(sim.windows(), 300, "{threads} threads");
         assert_eq!(sim.now(), t_end);
         per_threads.push(spikes);
