@@ -298,6 +298,78 @@ impl Gen<'_> {
     }
 }
 
+/// One projection's synapses on their way into the rows, grouped by their source's row range.
+///
+/// Why: most rules make synapses target by target, from random sources, so writing each one
+/// straight into its source's row missed the cache twice per synapse and was most of the
+/// build. Appending to a bucket is a sequential write, and a bucket's rows span a cache-sized
+/// stretch of the arrays, so scattering it bucket by bucket stays in cache. A projection at a
+/// time, weights and delays only where they vary: at most 8 bytes per synapse of the largest
+/// projection beside the final arrays (16-24 with drawn weights or delays).
+struct Buckets {
+    /// Rows per bucket, as a shift.
+    shift: u32,
+    buckets: Vec<Bucket>,
+    /// Whether this projection's weights / delays are kept per synapse.
+    each_weight: bool,
+    each_delay: bool,
+}
+
+#[derive(Default)]
+struct Bucket {
+    /// (source, target), in generation order.
+    synapses: Vec<(u32, u32)>,
+    weights: Vec<f32>,
+    delays: Vec<i64>,
+}
+
+impl Buckets {
+    /// Buckets of about 256 KiB of final targets and weights (a bucket's scatter stays in
+    /// L2) for `synapses` (an estimate is enough) over `rows`, at most 4096 of them (their
+    /// appends stay in cache).
+    fn new(rows: usize, synapses: usize) -> Self {
+        let per_row = synapses.div_ceil(rows.max(1)).max(1);
+        let by_cache = ((256 << 10) / (8 * per_row)).max(1);
+        let by_count = rows.div_ceil(4096).max(1);
+        let shift = by_cache.max(by_count).next_power_of_two().trailing_zeros();
+        Buckets {
+            shift,
+            buckets: (0..rows.div_ceil(1 << shift))
+                .map(|_| Bucket::default())
+                .collect(),
+            each_weight: false,
+            each_delay: false,
+        }
+    }
+
+    /// Allocates the buckets for a projection with `sizes[b]` synapses in bucket `b`.
+    fn start(&mut self, sizes: &[usize], each_weight: bool, each_delay: bool) {
+        (self.each_weight, self.each_delay) = (each_weight, each_delay);
+        for (b, &size) in self.buckets.iter_mut().zip(sizes) {
+            b.synapses.reserve_exact(size);
+            b.weights.reserve_exact(if each_weight { size } else { 0 });
+            b.delays.reserve_exact(if each_delay { size } else { 0 });
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, s: u32, t: u32, w: f32, d: i64) {
+        let b = &mut self.buckets[s as usize >> self.shift];
+        b.synapses.push((s, t));
+        if self.each_weight {
+            b.weights.push(w);
+        }
+        if self.each_delay {
+            b.delays.push(d);
+        }
+    }
+
+    /// The buckets in row order, each emptied (its memory freed) once handed out.
+    fn drain(&mut self) -> impl Iterator<Item = Bucket> + '_ {
+        self.buckets.iter_mut().map(std::mem::take)
+    }
+}
+
 /// Draws `k` distinct-or-not partners in `[0, n)`, skipping `exclude`, into `out`.
 fn draw_partners(
     rng: &mut impl rand::Rng,
@@ -428,12 +500,17 @@ impl NetworkDef {
         let n = next as usize;
         // Two passes over the same random streams, instead of a list of all synapses sorted
         // afterwards: the first counts the synapses of each source (and finds any error),
-        // the second writes each synapse straight into its row. Drawing twice is cheap; a
-        // 20-byte-per-synapse list and its sort were most of the build time.
+        // the second puts each synapse into its row (through buckets, below). Drawing twice is
+        // cheap; a 20-byte-per-synapse list and its sort were most of the build time.
         let mut row_start = vec![0usize; n + 1];
+        let mut buckets = Buckets::new(n, estimate as usize);
+        // Synapses per (projection, bucket): each bucket is allocated once, at its size.
+        let mut per_bucket = vec![vec![0usize; buckets.buckets.len()]; self.projections.len()];
         for (k, pr) in self.projections.iter().enumerate() {
+            let (counts, shift) = (&mut per_bucket[k], buckets.shift);
             generate(k, pr, self, &populations, seed, &mut |s, _, _, _| {
                 row_start[s as usize + 1] += 1;
+                counts[s as usize >> shift] += 1;
             })?;
         }
         for i in 0..n {
@@ -445,7 +522,6 @@ impl NetworkDef {
                 what: format!("{m} synapses"),
             });
         }
-        let mut fill = row_start[..n].to_vec();
         // With one delay for every synapse (the common case), no per-synapse delay is
         // stored: 8 bytes per synapse less to scatter, and rows are sorted by target alone.
         let const_delays: Vec<Option<i64>> = (self.projections.iter().enumerate())
@@ -460,15 +536,31 @@ impl NetworkDef {
         };
         let mut delays = vec![0; if uniform_delay.is_some() { 0 } else { m }];
         let (mut targets, mut weights) = (vec![0; m], vec![0.0; m]);
+        let mut fill = row_start[..n].to_vec();
         for (k, pr) in self.projections.iter().enumerate() {
+            let const_weight = match pr.weight_mv {
+                Dist::Const(w) => Some(w as f32),
+                _ => None,
+            };
+            buckets.start(
+                &per_bucket[k],
+                const_weight.is_none(),
+                const_delays[k].is_none(),
+            );
             generate(k, pr, self, &populations, seed, &mut |s, t, w, d| {
-                let pos = &mut fill[s as usize];
-                (targets[*pos], weights[*pos]) = (t, w);
-                if let Some(slot) = delays.get_mut(*pos) {
-                    *slot = d;
-                }
-                *pos += 1;
+                buckets.push(s, t, w, d)
             })?;
+            for b in buckets.drain() {
+                for (j, &(s, t)) in b.synapses.iter().enumerate() {
+                    let pos = &mut fill[s as usize];
+                    targets[*pos] = t;
+                    weights[*pos] = const_weight.unwrap_or_else(|| b.weights[j]);
+                    if let Some(slot) = delays.get_mut(*pos) {
+                        *slot = const_delays[k].unwrap_or_else(|| b.delays[j]);
+                    }
+                    *pos += 1;
+                }
+            }
         }
         drop(fill);
         let delays = match uniform_delay {
@@ -721,4 +813,95 @@ fn freeze(
         targets,
         weights,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::NetworkBuilder;
+    use crate::neuron::LifParams;
+
+    /// The rows (through buckets) hold exactly the generated synapses, each row sorted by
+    /// (delay, target, weight): checked against every generated synapse collected in one list
+    /// and sorted, for projections with constant and drawn weights and delays, several rules
+    /// and several projections out of the same rows, over many buckets.
+    #[test]
+    fn rows_hold_the_generated_synapses_sorted() {
+        let lif = NeuronKind::LifDelta(LifParams {
+            tau_m_ms: 20.0,
+            v_rest_mv: 0.0,
+            v_reset_mv: 10.0,
+            v_th_mv: 20.0,
+            t_ref: Tick::from_ms(2.0).unwrap(),
+        });
+        let mut b = NetworkBuilder::new();
+        let e = b.population("E", 20_000, lif.clone());
+        let i = b.population("I", 5_000, lif);
+        let uniform = |low, high| Dist::Uniform { low, high };
+        b.connect(
+            e,
+            e,
+            ConnectRule::FixedIndegree(40),
+            Dist::Const(0.1),
+            Dist::Const(1.5),
+        );
+        b.connect(
+            e,
+            i,
+            ConnectRule::FixedProbability(0.002),
+            uniform(0.1, 0.3),
+            uniform(0.5, 3.0),
+        );
+        b.connect(
+            i,
+            e,
+            ConnectRule::FixedOutdegree(30),
+            Dist::Const(-0.5),
+            uniform(0.5, 2.0),
+        )
+        .allow_multapses = false;
+        b.connect(
+            i,
+            i,
+            ConnectRule::FixedIndegree(10),
+            uniform(-1.0, -0.2),
+            Dist::Const(1.5),
+        );
+        let def = b.def().clone();
+        let net = def.build(7).unwrap();
+        assert!(
+            Buckets::new(25_000, net.connectivity.num_synapses())
+                .buckets
+                .len()
+                > 10
+        );
+
+        let mut reference = Vec::new();
+        for (k, pr) in def.projections.iter().enumerate() {
+            generate(k, pr, &def, &net.populations, 7, &mut |s, t, w, d| {
+                reference.push((s, Tick(d), t, w));
+            })
+            .unwrap();
+        }
+        reference.sort_by_key(|&(s, d, t, w)| (s, d, t, w.to_bits()));
+        let built: Vec<_> = (net.connectivity.synapses())
+            .map(|(s, t, w, d)| (s, d, t, w))
+            .collect();
+        // The fixed in- and out-degree rules make 1,000,000; fixed probability adds about 200,000.
+        assert!(
+            (1_150_000..1_250_000).contains(&built.len()),
+            "{}",
+            built.len()
+        );
+        assert_eq!(built, reference);
+        // Delay groups: one per distinct delay of a row, in order.
+        for n in 0..net.num_neurons() {
+            let groups = net.connectivity.groups_of(n);
+            assert!(
+                groups
+                    .windows(2)
+                    .all(|g| g[0].delay < g[1].delay && g[0].end == g[1].start)
+            );
+        }
+    }
 }
