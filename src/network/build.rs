@@ -305,7 +305,7 @@ impl Gen<'_> {
 /// build. Appending to a bucket is a sequential write, and a bucket's rows span a cache-sized
 /// stretch of the arrays, so scattering it bucket by bucket stays in cache. A projection at a
 /// time, weights and delays only where they vary: at most 8 bytes per synapse of the largest
-/// projection beside the final arrays (16-24 with drawn weights or delays).
+/// projection beside the final arrays (12 with drawn weights, 16 with drawn delays, 20 with both).
 struct Buckets {
     /// Rows per bucket, as a shift.
     shift: u32,
