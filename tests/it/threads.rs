@@ -239,12 +239,15 @@ fn spike_trace_is_identical_for_1_2_3_and_7_partitions() {
     );
 }
 
-/// The partition tests must be able to fail: the networks fire, split into several
-/// partitions, and a changed seed changes the trace.
-#[test]
-fn partitioned_runs_are_meaningful() {
+/// A builder with one `lif_delta` population "E" of `n` neurons, starting uniformly in
+/// [0, 20) mV, under a Poisson drive.
+fn driven_population(
+    n: u32,
+    rate_hz: f64,
+    weight_mv: f64,
+) -> (NetworkBuilder, spikeq::network::PopulationId) {
     let mut b = NetworkBuilder::new();
-    let e = b.population("E", 3 * MIN_BLOCK_SIZE, NeuronKind::LifDelta(lif(20.0, 2)));
+    let e = b.population("E", n, NeuronKind::LifDelta(lif(20.0, 2)));
     b.v_init(
         e,
         Dist::Uniform {
@@ -254,13 +257,18 @@ fn partitioned_runs_are_meaningful() {
     );
     b.drive(
         e,
-        DriveKind::Poisson {
-            rate_hz: 12000.0,
-            weight_mv: 0.2,
-        },
+        DriveKind::Poisson { rate_hz, weight_mv },
         Tick::ZERO,
         Tick::MAX,
     );
+    (b, e)
+}
+
+/// The partition tests must be able to fail: the networks fire, split into several
+/// partitions, and a changed seed changes the trace.
+#[test]
+fn partitioned_runs_are_meaningful() {
+    let (mut b, e) = driven_population(3 * MIN_BLOCK_SIZE, 12000.0, 0.2);
     b.connect(
         e,
         e,
@@ -288,24 +296,7 @@ fn large_blocks_are_the_same_on_any_thread_count() {
     let n = 40_000;
     let bs = spikeq::engine::block_size_for(n);
     assert_eq!(bs, 4 * MIN_BLOCK_SIZE);
-    let mut b = NetworkBuilder::new();
-    let e = b.population("E", n, NeuronKind::LifDelta(lif(20.0, 2)));
-    b.v_init(
-        e,
-        Dist::Uniform {
-            low: 0.0,
-            high: 20.0,
-        },
-    );
-    b.drive(
-        e,
-        DriveKind::Poisson {
-            rate_hz: 2000.0,
-            weight_mv: 0.5,
-        },
-        Tick::ZERO,
-        Tick::MAX,
-    );
+    let (mut b, e) = driven_population(n, 2000.0, 0.5);
     b.connect(
         e,
         e,
