@@ -9,8 +9,9 @@
 //!
 //! Time advances in *windows* `[t0, t0 + d_min)`, where `t0` is the earliest pending event and
 //! `d_min` the network's smallest delay. No spike emitted inside a window can arrive inside it,
-//! so within a window the blocks (runs of neurons of one population, at most
-//! [`block_size_for`] the network's size) are independent, and each is processed alone, in time order:
+//! so within a window the blocks (runs of neurons of one population, as many as
+//! [`block_size_for`] gives for the network's size) are independent, and each is processed
+//! alone, in time order:
 //!
 //! 1. every spike-queue entry (arrival tick, source neuron, delay group) due in the window is
 //!    popped, in that key order, and cut into per-block *segments* of its sorted target row;
@@ -72,8 +73,8 @@ pub const MAX_BLOCK_SIZE: u32 = 1 << 16;
 /// Why it grows with the network: a spike costs work per block its row reaches (a segment,
 /// a visit with its tick and threshold phase), so in a large sparse network, where a row of
 /// 100 synapses reaches ~100 blocks of 1024, nearly every synapse was a segment of its own.
-/// At 100,000 neurons, blocks of 8192 instead of 1024 halved the simulation time of the
-/// low-rate and SparseProp networks (benches/README.md). Why a sixteenth: enough blocks to
+/// At 100,000 neurons, blocks of 8192 instead of 1024 cut the simulation time of the low-rate
+/// network by half and of the SparseProp network by 40% (benches/README.md). Why a sixteenth: enough blocks to
 /// balance threads. Why it depends on the network only, never on the thread count: blocks are
 /// the unit of random streams (initial values, drives), so the same model and seed give the
 /// same spikes on any number of threads.
