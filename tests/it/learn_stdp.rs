@@ -174,32 +174,34 @@ fn cli_rstdp_takes_a_validation_split() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn cli_stdp_takes_a_validation_split() {
+/// `spikeq learn stdp` on MNIST-10k with 4 neurons on one thread plus `extra`; checks that it
+/// succeeded and returns (stderr, stdout).
+fn cli_stdp_small(extra: &[&str]) -> (String, String) {
     let mnist = mnist_10k();
-    let o = spikeq(&[
+    let mut args = vec![
         "learn",
         "stdp",
         "--data",
         mnist.to_str().unwrap(),
         "--neurons",
         "4",
-        "--train",
-        "12",
-        "--validation",
-        "4",
-        "--epochs",
-        "0",
         "--threads",
         "1",
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
+    ];
+    args.extend_from_slice(extra);
+    let o = spikeq(&args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "{err}");
+    (err, String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn cli_stdp_takes_a_validation_split() {
+    let (err, out) = cli_stdp_small(&["--train", "12", "--validation", "4", "--epochs", "0"]);
     assert!(
         err.contains("training on the first 8 training images"),
         "{err}"
     );
-    let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("labelling: 8 images"), "{out}");
     assert!(out.contains("test: 4 images"), "{out}");
 }
@@ -256,14 +258,7 @@ fn cli_eval_present_ms_lengthens_the_presentation_of_an_stdp_model() {
 
 #[test]
 fn cli_stdp_trains_on_shifted_copies() {
-    let mnist = mnist_10k();
-    let o = spikeq(&[
-        "learn",
-        "stdp",
-        "--data",
-        mnist.to_str().unwrap(),
-        "--neurons",
-        "4",
+    let (err, out) = cli_stdp_small(&[
         "--train",
         "4",
         "--test",
@@ -272,13 +267,8 @@ fn cli_stdp_trains_on_shifted_copies() {
         "1",
         "--present-ms",
         "50",
-        "--threads",
-        "1",
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
     assert!(err.contains("augmented: 36 training images"), "{err}");
-    let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("training: 36 images x 1 epochs"), "{out}");
     assert!(out.contains("labelling: 36 images"), "{out}");
     assert!(out.contains("test: 4 images"), "{out}");
