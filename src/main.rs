@@ -376,6 +376,10 @@ struct StdpArgs {
     /// Potentiation per post spike, times pre trace and slow post trace (D&C weight units).
     #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().nu_post)]
     nu_post: f64,
+    /// Learning rate schedule: nu_pre and nu_post are multiplied by this at the start of each
+    /// epoch after the first (1: constant, as published).
+    #[arg(long, default_value_t = 1.0)]
+    nu_epoch_factor: f64,
     /// Input rate of a pixel at full intensity [Hz] (D&C: 63.75).
     #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().max_rate_hz)]
     max_rate_hz: f64,
@@ -521,6 +525,12 @@ struct EvalArgs {
     /// trained, 350): longer presentations give more spikes to count, at more cost.
     #[arg(long, allow_hyphen_values = true, value_parser = parse_present_ms)]
     present_ms: Option<f64>,
+    /// For a `learn stdp` or `learn rstdp` model trained with `--validation N`: evaluate on
+    /// the same held-out last N training images instead of the test part (which is then not
+    /// read), so that evaluation settings such as `--present-ms` are chosen without the test
+    /// set.
+    #[arg(long)]
+    validation: Option<usize>,
     #[command(flatten)]
     snn: SnnArgs,
 }
@@ -922,9 +932,22 @@ fn learn_command(command: LearnCommand) -> Result<()> {
             let Some(dir) = &a.data else {
                 bail!("--data DIR is needed to evaluate this model");
             };
-            if a.present_ms.is_some() && !matches!(model, AnyModel::Stdp(_) | AnyModel::Rstdp(_)) {
+            let dc_model = matches!(model, AnyModel::Stdp(_) | AnyModel::Rstdp(_));
+            if a.present_ms.is_some() && !dc_model {
                 bail!("--present-ms applies to `learn stdp` and `learn rstdp` models only");
             }
+            if a.validation.is_some() && !dc_model {
+                bail!("--validation applies to `learn stdp` and `learn rstdp` models only");
+            }
+            // The evaluation set of a D&C-based model: the test part, or the validation split.
+            let dc_eval_set = || -> Result<Dataset> {
+                let set = data::load_idx_dir(dir)?;
+                let (_, test) = validation_and_augmentation(set, None, a.validation, 0)?;
+                Ok(match a.snn.test_limit {
+                    Some(n) => test.take(n),
+                    None => test,
+                })
+            };
             let model = match model {
                 AnyModel::Ttfs(_) => unreachable!("handled above"),
                 AnyModel::Converted(m) => m,
@@ -932,24 +955,14 @@ fn learn_command(command: LearnCommand) -> Result<()> {
                     if let Some(ms) = a.present_ms {
                         state.params.present_ms = ms;
                     }
-                    let set = data::load_idx_dir(dir)?;
-                    let mut test = Dataset::from(&set.test);
-                    if let Some(n) = a.snn.test_limit {
-                        test = test.take(n);
-                    }
-                    return stdp_report(&state, &test, eval_threads(a.snn.threads));
+                    return stdp_report(&state, &dc_eval_set()?, eval_threads(a.snn.threads));
                 }
                 AnyModel::Rstdp(mut m) => {
                     if let Some(ms) = a.present_ms {
                         m.features.params.present_ms = ms;
                         m.readout.params.present_ms = ms;
                     }
-                    let set = data::load_idx_dir(dir)?;
-                    let mut test = Dataset::from(&set.test);
-                    if let Some(n) = a.snn.test_limit {
-                        test = test.take(n);
-                    }
-                    return rstdp_report(&m, &test, eval_threads(a.snn.threads));
+                    return rstdp_report(&m, &dc_eval_set()?, eval_threads(a.snn.threads));
                 }
                 AnyModel::EventProp(_) => unreachable!("handled above"),
             };
@@ -1148,6 +1161,7 @@ fn learn_stdp(a: &StdpArgs) -> Result<()> {
         weight_scale_mv: a.weight_scale_mv,
         nu_pre: a.nu_pre,
         nu_post: a.nu_post,
+        nu_epoch_factor: a.nu_epoch_factor,
         theta_plus_mv: a.theta_plus_mv,
         tau_theta_ms: a.tau_theta_ms,
         max_rate_hz: a.max_rate_hz,

@@ -289,6 +289,27 @@ impl Simulation {
         self.is_plastic(projection)
     }
 
+    /// Multiplies the amplitudes of plastic projection `projection`'s rule by `factor` from
+    /// now on (a learning rate schedule; weights, traces and time constants carry on).
+    /// Returns whether the projection is plastic; a factor that is negative or not finite
+    /// is refused.
+    pub fn scale_learning_rate(
+        &mut self,
+        projection: usize,
+        factor: f64,
+    ) -> Result<bool, RunError> {
+        if !(factor.is_finite() && factor >= 0.0) {
+            return Err(RunError::Plasticity {
+                projection: format!("projection {projection}"),
+                message: format!("learning rate factor must be finite and >= 0, got {factor}"),
+            });
+        }
+        for p in self.plastic_states_mut(projection) {
+            p.scale_amplitudes(factor);
+        }
+        Ok(self.is_plastic(projection))
+    }
+
     /// Plastic weight changes applied so far (one per synapse per pre arrival or post spike).
     pub fn plastic_updates(&self) -> u64 {
         self.blocks()

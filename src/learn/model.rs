@@ -11,6 +11,18 @@ use std::path::Path;
 pub const MAGIC: &[u8; 12] = b"spikeq-mlp\n\0";
 /// Version of the encoding after the magic bytes.
 pub const VERSION: u32 = 1;
+/// Version of Diehl & Cook-based files (`learn stdp` and `learn rstdp` models): 2 since their
+/// parameters hold the learning rate schedule (`nu_epoch_factor`).
+pub const DC_VERSION: u32 = 2;
+
+/// The version written after `magic` and required when reading.
+fn version_of(magic: &[u8; 12]) -> u32 {
+    if magic == MAGIC_STDP || magic == MAGIC_RSTDP {
+        DC_VERSION
+    } else {
+        VERSION
+    }
+}
 /// Largest model file read \[bytes\].
 pub const MAX_MODEL_BYTES: u64 = 64 << 20;
 
@@ -134,7 +146,7 @@ fn write_with_magic<T: serde::Serialize>(
     value: &T,
 ) -> Result<(), LearnError> {
     let mut bytes = magic.to_vec();
-    bytes.extend_from_slice(&VERSION.to_le_bytes());
+    bytes.extend_from_slice(&version_of(magic).to_le_bytes());
     bytes.extend_from_slice(&codec::encode(value));
     std::fs::write(path, bytes).map_err(|source| LearnError::Io {
         path: path.to_owned(),
@@ -239,9 +251,10 @@ fn check_head<'a>(bytes: &'a [u8], magic: &[u8; 12]) -> Result<&'a [u8], String>
         return Err("not a spikeq model file (magic bytes differ)".into());
     }
     let version = u32::from_le_bytes(bytes[magic.len()..head].try_into().expect("4 bytes"));
-    if version != VERSION {
+    let expected = version_of(magic);
+    if version != expected {
         return Err(format!(
-            "model file version {version}, this spikeq reads version {VERSION}"
+            "model file version {version}, this spikeq reads version {expected}"
         ));
     }
     Ok(&bytes[head..])

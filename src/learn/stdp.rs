@@ -133,6 +133,9 @@ pub struct DcParams {
     pub delay_ms: f64,
     /// Seed of weights and input spike trains.
     pub seed: u64,
+    /// Learning rate schedule: `nu_pre` and `nu_post` are multiplied by this at the start of
+    /// every epoch after the first (1: constant rates, as published).
+    pub nu_epoch_factor: f64,
 }
 
 impl Default for DcParams {
@@ -160,6 +163,7 @@ impl Default for DcParams {
             weight_sum: 78.0,
             delay_ms: 1.0,
             seed: 1,
+            nu_epoch_factor: 1.0,
         }
     }
 }
@@ -188,6 +192,12 @@ impl DcParams {
             return bad(format!(
                 "need tau_theta > 0 ms and theta_plus >= 0 mV, got {} ms and {} mV",
                 self.tau_theta_ms, self.theta_plus_mv
+            ));
+        }
+        if !(self.nu_epoch_factor.is_finite() && self.nu_epoch_factor > 0.0) {
+            return bad(format!(
+                "the learning rate factor per epoch must be positive and finite, got {}",
+                self.nu_epoch_factor
             ));
         }
         ticks(self.period_ms(), "presentation period")?;
@@ -520,6 +530,9 @@ pub fn train(
     // (so the normalisation schedule stays aligned with their starts).
     let mut t_start = Tick::ZERO;
     for (j, (e, i)) in order.enumerate() {
+        if i == 0 && e > 0 && p.nu_epoch_factor != 1.0 {
+            sim.scale_learning_rate(0, p.nu_epoch_factor)?;
+        }
         let mut rate = p.max_rate_hz;
         let mut c;
         let mut round = 0u32;
@@ -1006,6 +1019,46 @@ mod tests {
             weights[dst * INPUTS + src] = s.weight as f32;
         }
         assert!(weights == state.weights_mv, "weights differ");
+    }
+
+    /// The learning rate schedule acts from the second epoch on: with a vanishing factor the
+    /// weights after two epochs are those after one (up to the rounding of the normalisations
+    /// in between), with factor 1 they move on, and the first epoch does not depend on it.
+    #[test]
+    fn the_learning_rate_factor_applies_from_the_second_epoch() {
+        let data = bars(2);
+        let p = DcParams {
+            max_boosts: 0,
+            ..small(8)
+        };
+        let (one, _) = train(&data, &p, 1, &mut |_| {}).unwrap();
+        let frozen = DcParams {
+            nu_epoch_factor: 1e-300,
+            ..p
+        };
+        let (one_frozen, _) = train(&data, &frozen, 1, &mut |_| {}).unwrap();
+        assert!(one_frozen.weights_mv == one.weights_mv);
+        let (two_frozen, _) = train(&data, &frozen, 2, &mut |_| {}).unwrap();
+        let (two, _) = train(&data, &p, 2, &mut |_| {}).unwrap();
+        let largest_change = |a: &DcState| -> f32 {
+            let d = a.weights_mv.iter().zip(&one.weights_mv);
+            d.map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+        };
+        let w_max = (p.w_max * p.weight_scale_mv) as f32;
+        // Measured: 0 and 2.3e-3 w_max (20 images, 8 neurons).
+        assert!(largest_change(&two_frozen) <= 1e-6 * w_max, "frozen moved");
+        assert!(
+            largest_change(&two) >= 1e-4 * w_max,
+            "factor 1 did not learn"
+        );
+        for bad in [0.0, -0.5, f64::NAN] {
+            let q = DcParams {
+                nu_epoch_factor: bad,
+                ..p
+            };
+            let e = train(&data, &q, 2, &mut |_| {}).unwrap_err().to_string();
+            assert!(e.contains("learning rate factor"), "{e}");
+        }
     }
 
     /// Quiet presentations are shown again, each time at a higher rate, until they evoke

@@ -297,6 +297,18 @@ pub trait PlasticityRule: std::fmt::Debug + Send + Sync {
 }
 
 impl StdpParams {
+    /// The same rule with every amplitude (`A2+`, `A2-`, `A3+`, `A3-`) multiplied by
+    /// `factor`: a learning rate schedule changes the amplitudes, never the time constants.
+    pub fn with_amplitudes_scaled(mut self, factor: f64) -> StdpParams {
+        self.a_plus *= factor;
+        self.a_minus *= factor;
+        if let Some(t) = &mut self.triplet {
+            t.a3_plus *= factor;
+            t.a3_minus *= factor;
+        }
+        self
+    }
+
     #[inline]
     fn w_hat(&self, w: f64) -> f64 {
         ((w - self.w_min) / (self.w_max - self.w_min)).clamp(0.0, 1.0)

@@ -357,6 +357,11 @@ impl PlasticIncoming {
         self.elig.iter().map(|c| c * inv_c).collect()
     }
 
+    /// Multiplies the rule's amplitudes by `factor` from now on (traces and weights carry on).
+    pub fn scale_amplitudes(&mut self, factor: f64) {
+        self.rule = self.rule.with_amplitudes_scaled(factor);
+    }
+
     /// Scales each neuron's incoming weights to sum to `total` (neurons with zero sum are
     /// left alone).
     pub fn normalize(&mut self, total: f64) {

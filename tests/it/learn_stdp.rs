@@ -257,6 +257,47 @@ fn cli_eval_present_ms_lengthens_the_presentation_of_an_stdp_model() {
 }
 
 #[test]
+fn cli_eval_takes_a_validation_split() {
+    let (dir, path) = saved_untrained(
+        "eval-validation",
+        DcParams {
+            neurons: 8,
+            max_boosts: 0,
+            ..DcParams::default()
+        },
+    );
+    let mnist = mnist_10k();
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "learn",
+            "eval",
+            path.to_str().unwrap(),
+            "--data",
+            mnist.to_str().unwrap(),
+            "--threads",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        spikeq(&args)
+    };
+    // The last 7 training images are evaluated (the test part has 5,000).
+    let o = eval(&["--validation", "7"]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("testing on the last 7"), "{err}");
+    assert!(out.contains("test: 7 images"), "{out}");
+    for bad in ["0", "5000"] {
+        let o = eval(&["--validation", bad]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("--validation"), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn cli_stdp_trains_on_shifted_copies() {
     let (err, out) = cli_stdp_small(&[
         "--train",

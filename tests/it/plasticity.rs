@@ -437,6 +437,47 @@ fn normalisation_scales_incoming_weights_to_the_total() {
 }
 
 #[test]
+fn a_learning_rate_factor_scales_the_changes_that_follow_it() {
+    // Additive and unbounded: a weight is the sum of its changes.
+    let rule =
+        StdpParams::pair_additive(16.8, 33.7, 0.01, 0.0105, f64::NEG_INFINITY, f64::INFINITY);
+    // Pairs before and after 100 ms (post 5 ms after the pre arrival, then 8 ms before).
+    let s = setup(
+        &[vec![9.0, 207.0]],
+        &[vec![14.0, 199.0]],
+        Dist::Const(1.0),
+        0.0,
+        rule,
+    );
+    let weight = |factor: Option<f64>| -> (f64, f64) {
+        let mut sim = Simulation::new(s.net.clone(), 1).unwrap();
+        let mut spikes = Vec::new();
+        sim.run_until(ms(100.0), &mut spikes).unwrap();
+        let before = sim.plastic_weights(s.plastic).unwrap()[0].weight;
+        if let Some(f) = factor {
+            assert!(sim.scale_learning_rate(s.plastic, f).unwrap());
+        }
+        sim.run_until(ms(400.0), &mut spikes).unwrap();
+        (before, sim.plastic_weights(s.plastic).unwrap()[0].weight)
+    };
+    let (b1, a1) = weight(None);
+    let (b2, a2) = weight(Some(0.25));
+    assert_eq!(b1, b2);
+    assert!(b1 > 0.0 && (a1 - b1) < 0.0, "potentiation, then depression");
+    let (plain, scaled) = (a1 - b1, a2 - b2);
+    assert!(
+        (scaled - 0.25 * plain).abs() <= 1e-15,
+        "{scaled} vs 0.25 x {plain}"
+    );
+    let mut sim = Simulation::new(s.net.clone(), 1).unwrap();
+    for bad in [-1.0, f64::NAN, f64::INFINITY] {
+        let e = sim.scale_learning_rate(s.plastic, bad).unwrap_err();
+        assert!(e.to_string().contains("learning rate"), "{e}");
+    }
+    assert!(!sim.scale_learning_rate(0, 0.5).unwrap(), "not plastic");
+}
+
+#[test]
 fn plastic_setup_errors_name_the_projection() {
     let mut b = NetworkBuilder::new();
     let pre = b.population(
