@@ -380,6 +380,9 @@ struct StdpArgs {
     /// epoch after the first (1: constant, as published).
     #[arg(long, default_value_t = 1.0)]
     nu_epoch_factor: f64,
+    /// Initial input weights are uniform in [W, 0.3) (D&C weight units; D&C: 0).
+    #[arg(long, default_value_t = 0.0)]
+    w_init_min: f64,
     /// Input rate of a pixel at full intensity [Hz] (D&C: 63.75).
     #[arg(long, default_value_t = spikeq::learn::stdp::DcParams::default().max_rate_hz)]
     max_rate_hz: f64,
@@ -1162,6 +1165,7 @@ fn learn_stdp(a: &StdpArgs) -> Result<()> {
         nu_pre: a.nu_pre,
         nu_post: a.nu_post,
         nu_epoch_factor: a.nu_epoch_factor,
+        w_init_min: a.w_init_min,
         theta_plus_mv: a.theta_plus_mv,
         tau_theta_ms: a.tau_theta_ms,
         max_rate_hz: a.max_rate_hz,

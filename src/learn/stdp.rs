@@ -124,8 +124,12 @@ pub struct DcParams {
     pub nu_post: f64,
     /// Upper weight bound (D&C weight units).
     pub w_max: f64,
-    /// Initial weights are uniform in `[0, w_init_max)` (D&C weight units).
+    /// Initial weights are uniform in `[w_init_min, w_init_max)` (D&C weight units).
     pub w_init_max: f64,
+    /// Lower end of the initial weights (D&C: 0). Raising it lowers the spread of the random
+    /// initial weights that the learned fields have to wash out (see the README: with 5,000
+    /// training images they do not, with `[0, 0.3)`).
+    pub w_init_min: f64,
     /// Each excitatory neuron's input weights are scaled to sum to this after every
     /// presentation (D&C weight units).
     pub weight_sum: f64,
@@ -160,6 +164,7 @@ impl Default for DcParams {
             nu_post: 1e-2,
             w_max: 1.0,
             w_init_max: 0.3,
+            w_init_min: 0.0,
             weight_sum: 78.0,
             delay_ms: 1.0,
             seed: 1,
@@ -192,6 +197,15 @@ impl DcParams {
             return bad(format!(
                 "need tau_theta > 0 ms and theta_plus >= 0 mV, got {} ms and {} mV",
                 self.tau_theta_ms, self.theta_plus_mv
+            ));
+        }
+        if !(0.0 <= self.w_init_min
+            && self.w_init_min < self.w_init_max
+            && self.w_init_max <= self.w_max)
+        {
+            return bad(format!(
+                "initial weights need 0 <= w_init_min < w_init_max <= w_max, got [{}, {}) and {}",
+                self.w_init_min, self.w_init_max, self.w_max
             ));
         }
         if !(self.nu_epoch_factor.is_finite() && self.nu_epoch_factor > 0.0) {
@@ -473,7 +487,7 @@ fn training_network(p: &DcParams, trains: SpikeTrains) -> Result<Network, LearnE
         exc,
         ConnectRule::AllToAll,
         Dist::Uniform {
-            low: 0.0,
+            low: p.w_init_min * k,
             high: p.w_init_max * k,
         },
         Dist::Const(p.delay_ms),
@@ -848,7 +862,7 @@ pub fn untrained(p: &DcParams) -> Result<DcState, LearnError> {
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(p.seed);
     let k = p.weight_scale_mv;
     let mut weights_mv: Vec<f32> = (0..p.neurons * INPUTS)
-        .map(|_| (rng.random::<f64>() * p.w_init_max * k) as f32)
+        .map(|_| ((p.w_init_min + rng.random::<f64>() * (p.w_init_max - p.w_init_min)) * k) as f32)
         .collect();
     for row in weights_mv.chunks_mut(INPUTS) {
         let s: f64 = row.iter().map(|&w| w as f64).sum();
@@ -1058,6 +1072,37 @@ mod tests {
             };
             let e = train(&data, &q, 2, &mut |_| {}).unwrap_err().to_string();
             assert!(e.contains("learning rate factor"), "{e}");
+        }
+    }
+
+    /// Initial weights are drawn in `[w_init_min, w_init_max)`, then normalised: each
+    /// neuron's largest and smallest initial weights differ at most by the ratio of the ends.
+    #[test]
+    fn initial_weights_lie_between_their_ends() {
+        let ratio = |p: &DcParams| -> f32 {
+            let s = untrained(p).unwrap();
+            let row = &s.weights_mv[..INPUTS];
+            let (lo, hi) = row
+                .iter()
+                .fold((f32::MAX, 0f32), |(lo, hi), &w| (lo.min(w), hi.max(w)));
+            hi / lo
+        };
+        let narrow = DcParams {
+            w_init_min: 0.2,
+            ..small(4)
+        };
+        let r = ratio(&narrow);
+        assert!((1.4..1.5).contains(&r), "{r}");
+        // D&C's [0, 0.3): some weights near 0.
+        assert!(ratio(&small(4)) > 100.0);
+        for (min, max) in [(-0.1, 0.3), (0.3, 0.3), (0.2, 1.5)] {
+            let p = DcParams {
+                w_init_min: min,
+                w_init_max: max,
+                ..small(4)
+            };
+            let e = untrained(&p).unwrap_err().to_string();
+            assert!(e.contains("initial weights"), "{e}");
         }
     }
 
