@@ -292,7 +292,7 @@ impl Simulation {
     /// Multiplies the amplitudes of plastic projection `projection`'s rule by `factor` from
     /// now on (a learning rate schedule; weights, traces and time constants carry on).
     /// Returns whether the projection is plastic; a factor that is negative or not finite
-    /// is refused.
+    /// is refused. The network description keeps the rule it was built with.
     pub fn scale_learning_rate(
         &mut self,
         projection: usize,

@@ -12,7 +12,8 @@ pub const MAGIC: &[u8; 12] = b"spikeq-mlp\n\0";
 /// Version of the encoding after the magic bytes.
 pub const VERSION: u32 = 1;
 /// Version of Diehl & Cook-based files (`learn stdp` and `learn rstdp` models): 2 since their
-/// parameters hold the learning rate schedule (`nu_epoch_factor`).
+/// parameters hold the learning rate schedule and the lower end of the initial weights
+/// (`nu_epoch_factor`, `w_init_min`); version 1 files are refused by version, not misread.
 pub const DC_VERSION: u32 = 2;
 
 /// The version written after `magic` and required when reading.
