@@ -2047,7 +2047,8 @@ mod tests {
             "Horowitz 2014",
             "ignores memory access",
             "5000 training and 5000 test samples of 784 values, 10 classes",
-            "400 excitatory neurons, 1 epoch(s) over 5000 training samples",
+            "400 excitatory neurons, 2 epoch(s) over 5000 training samples",
+            "initial weights in [0.2, 0.3), learning rates x 0.25 per epoch after the first",
             "read at 10, 25, 50 ms",
             "![Test accuracy",
         ] {
