@@ -206,32 +206,38 @@ fn cli_stdp_takes_a_validation_split() {
     assert!(out.contains("test: 4 images"), "{out}");
 }
 
-#[test]
-fn cli_eval_present_ms_lengthens_the_presentation_of_an_stdp_model() {
-    let (dir, path) = saved_untrained(
-        "eval-present",
+/// An untrained 8-neuron model saved for a `learn eval` test named `name`: (directory, path).
+fn saved_untrained_small(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    saved_untrained(
+        name,
         DcParams {
             neurons: 8,
             max_boosts: 0,
             ..DcParams::default()
         },
-    );
+    )
+}
+
+/// `spikeq learn eval MODEL --data MNIST-10k --threads 1` plus `extra`.
+fn cli_eval(model: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let mnist = mnist_10k();
-    let eval = |extra: &[&str]| {
-        let mut args = vec![
-            "learn",
-            "eval",
-            path.to_str().unwrap(),
-            "--data",
-            mnist.to_str().unwrap(),
-            "--test-limit",
-            "20",
-            "--threads",
-            "1",
-        ];
-        args.extend_from_slice(extra);
-        spikeq(&args)
-    };
+    let mut args = vec![
+        "learn",
+        "eval",
+        model.to_str().unwrap(),
+        "--data",
+        mnist.to_str().unwrap(),
+        "--threads",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    spikeq(&args)
+}
+
+#[test]
+fn cli_eval_present_ms_lengthens_the_presentation_of_an_stdp_model() {
+    let (dir, path) = saved_untrained_small("eval-present");
+    let eval = |extra: &[&str]| cli_eval(&path, &[&["--test-limit", "20"], extra].concat());
     // Input spikes per image, from "per image: N synaptic ops, X input + ...".
     let input_spikes = |o: &std::process::Output| -> f64 {
         let out = String::from_utf8_lossy(&o.stdout);
@@ -258,28 +264,8 @@ fn cli_eval_present_ms_lengthens_the_presentation_of_an_stdp_model() {
 
 #[test]
 fn cli_eval_takes_a_validation_split() {
-    let (dir, path) = saved_untrained(
-        "eval-validation",
-        DcParams {
-            neurons: 8,
-            max_boosts: 0,
-            ..DcParams::default()
-        },
-    );
-    let mnist = mnist_10k();
-    let eval = |extra: &[&str]| {
-        let mut args = vec![
-            "learn",
-            "eval",
-            path.to_str().unwrap(),
-            "--data",
-            mnist.to_str().unwrap(),
-            "--threads",
-            "1",
-        ];
-        args.extend_from_slice(extra);
-        spikeq(&args)
-    };
+    let (dir, path) = saved_untrained_small("eval-validation");
+    let eval = |extra: &[&str]| cli_eval(&path, extra);
     // The last 7 training images are evaluated (the test part has 5,000).
     let o = eval(&["--validation", "7"]);
     let (out, err) = (
