@@ -365,7 +365,10 @@ impl Block {
             return;
         }
         let mut touched = std::mem::take(&mut self.touched);
-        touched.sort_unstable();
+        // Often sorted already: one segment's targets come in neuron order.
+        if !touched.is_sorted() {
+            touched.sort_unstable();
+        }
         touched.dedup();
         for &i in &touched {
             let c = match self.model.check_threshold(i, t) {

@@ -32,6 +32,9 @@ pub struct LifDelta {
     p: LifParams,
     /// 1 / tau_m in 1/tick.
     inv_tau_ticks: f64,
+    /// tau_m in ticks (an integer, exact in f64): predictions multiply by it, because a
+    /// division by `inv_tau_ticks` kept each prediction waiting ~20 cycles.
+    tau_ticks: f64,
     epoch: Tick,
     epoch_len: Tick,
     /// exp(-epoch_len / tau_m): the factor applied to every `u` once per epoch step.
@@ -61,10 +64,10 @@ impl LifDelta {
             });
         }
         assert_eq!(v_init_mv.len(), bias_mv.len());
-        let inv_tau_ticks = 1.0
-            / Tick::from_ms(p.tau_m_ms)
-                .map(|t| t.0.max(1) as f64)
-                .unwrap_or(f64::MAX);
+        let tau_ticks = Tick::from_ms(p.tau_m_ms)
+            .map(|t| t.0.max(1) as f64)
+            .unwrap_or(f64::MAX);
+        let inv_tau_ticks = 1.0 / tau_ticks;
         let epoch_len = Tick(((RENORM_TAUS / inv_tau_ticks) as i64).max(1));
         let v_inf: Vec<f64> = bias_mv.iter().map(|b| p.v_rest_mv + b).collect();
         let u = v_init_mv
@@ -75,6 +78,7 @@ impl LifDelta {
         Ok(LifDelta {
             p,
             inv_tau_ticks,
+            tau_ticks,
             epoch: t0,
             epoch_len,
             epoch_decay: (-(epoch_len.0 as f64) * inv_tau_ticks).exp(),
@@ -150,7 +154,7 @@ impl LifDelta {
             return Crossing::Never;
         }
         // u e^{-s/τ} = gap  =>  s = τ ln(u / gap)
-        let s_ticks = (self.u[i] / gap).ln() / self.inv_tau_ticks;
+        let s_ticks = (self.u[i] / gap).ln() * self.tau_ticks;
         let t = self.epoch.0 as f64 + s_ticks;
         Crossing::At(if t >= i64::MAX as f64 {
             Tick::MAX
