@@ -41,6 +41,9 @@ pub struct LifDelta {
     epoch_decay: f64,
     u: Vec<f64>,
     v_inf: Vec<f64>,
+    /// Whether [`NeuronModel::check_threshold`] may answer with a cheap earlier tick
+    /// ([`LifDelta::with_early_predictions`]).
+    early_predictions: bool,
     ref_end: Vec<Tick>,
     /// The last `(t, F(t))` computed by [`LifDelta::factor`]: every neuron touched at one tick
     /// of a block needs the same factor in its threshold check.
@@ -84,6 +87,7 @@ impl LifDelta {
             epoch_decay: (-(epoch_len.0 as f64) * inv_tau_ticks).exp(),
             u,
             v_inf,
+            early_predictions: false,
             ref_end: vec![Tick(i64::MIN); bias_mv.len()],
             last_factor: (Tick(i64::MIN), f64::NAN),
         })
@@ -165,6 +169,74 @@ impl LifDelta {
             Tick(tr + i64::from((tr as f64) < t))
         })
     }
+}
+
+impl LifDelta {
+    /// Lets [`NeuronModel::check_threshold`] answer a neuron under a suprathreshold drive with
+    /// a cheap tick at or before its crossing (at most ~0.035 tau_m early) instead of the
+    /// exact one; asked again at that tick, it gives the exact crossing. The spikes are the
+    /// same either way.
+    ///
+    /// Why: such neurons (pacemakers: benchmark 4, SparseProp) have every input move their
+    /// crossing, and the logarithm of the exact prediction was a large part of the cost of
+    /// an input. It pays when the engine's windows (the minimum delay) are long enough for
+    /// the extra check to share a window with other events; the engine turns it on then.
+    pub fn with_early_predictions(mut self, on: bool) -> Self {
+        self.early_predictions = on;
+        self
+    }
+
+    /// A tick at or before the crossing that [`LifDelta::predict`] would give, without its
+    /// logarithm; `None` if there is no crossing or no cheap bound.
+    fn crossing_not_before(&self, i: usize) -> Option<Tick> {
+        let (u, gap) = (self.u[i], self.p.v_th_mv - self.v_inf[i]);
+        if !(gap < 0.0 && u < 0.0) {
+            return None;
+        }
+        // predict: s = tau ln(u / gap) = tau (ln(-u) - ln(-gap)), from below.
+        let s_ticks = (ln_lower_bound(-u) - ln_upper_bound(-gap)) * self.tau_ticks;
+        let t = self.epoch.0 as f64 + s_ticks;
+        // A tick below the rounding of `predict` (which rounds up, and whose own rounding
+        // differs from this sum's by far less than a tick at these magnitudes).
+        (t.abs() < 1e15).then(|| Tick(t as i64 - 1))
+    }
+}
+
+/// `(e, d)` with `x = 2^e (1 + d)`, `0 <= d < 1`, for a positive normal finite `x`.
+#[inline]
+fn exponent_and_fraction(x: f64) -> Option<(f64, f64)> {
+    if !(x >= f64::MIN_POSITIVE && x < f64::INFINITY) {
+        return None;
+    }
+    let bits = x.to_bits();
+    let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let d = f64::from_bits((bits & ((1 << 52) - 1)) | (1023 << 52)) - 1.0;
+    Some((e as f64, d))
+}
+
+/// A lower bound of `ln x`, at most 0.0152 below it (`-inf` where `x` is not positive,
+/// normal and finite): `log2(1 + d) >= d + 0.27 d (1 - d)` on `[0, 1]`. Both sides agree at
+/// the ends, where the slopes of `log2(1 + d) - d` (0.443 and -0.279) exceed the quadratic's
+/// (±0.27); a test checks it on a fine grid. A margin covers the rounding.
+#[inline]
+fn ln_lower_bound(x: f64) -> f64 {
+    let Some((e, d)) = exponent_and_fraction(x) else {
+        return f64::NEG_INFINITY;
+    };
+    let log2 = e + d + 0.27 * d * (1.0 - d);
+    log2 * std::f64::consts::LN_2 - 1e-12 * (1.0 + log2.abs())
+}
+
+/// An upper bound of `ln x`, at most 0.0197 above it (`+inf` where `x` is not positive,
+/// normal and finite): `log2(1 + d) <= d + 0.4427 d (1 - d)`, 0.4427 being just above
+/// `1/ln 2 - 1`, the slope of `log2(1 + d) - d` at 0 and the largest ratio of the two.
+#[inline]
+fn ln_upper_bound(x: f64) -> f64 {
+    let Some((e, d)) = exponent_and_fraction(x) else {
+        return f64::INFINITY;
+    };
+    let log2 = e + d + 0.4427 * d * (1.0 - d);
+    log2 * std::f64::consts::LN_2 + 1e-12 * (1.0 + log2.abs())
 }
 
 impl NeuronModel for LifDelta {
@@ -275,6 +347,11 @@ impl NeuronModel for LifDelta {
         if self.u[i] >= gap * f {
             return Crossing::Now;
         }
+        if self.early_predictions
+            && let Some(lower) = self.crossing_not_before(i).filter(|&lower| lower > t)
+        {
+            return Crossing::At(lower);
+        }
         match self.predict(i) {
             // The analytic crossing is at or before t: rounding put V a hair below v_th.
             Crossing::At(tc) if tc <= t => Crossing::Now,
@@ -375,6 +452,88 @@ mod tests {
             (t1.as_ms() - exact).abs() <= 1e-6,
             "{} vs {exact}",
             t1.as_ms()
+        );
+    }
+
+    #[test]
+    fn the_ln_bounds_enclose_ln_closely() {
+        let (mut below, mut above): (f64, f64) = (0.0, 0.0);
+        // A fine grid of mantissas at several exponents, the ends of each binade included.
+        for e in [-1000, -60, -1, 0, 1, 7, 300, 1000] {
+            for k in 0..=100_000 {
+                let x = (1.0 + k as f64 / 100_000.0) * 2f64.powi(e);
+                let (lo, ln, hi) = (ln_lower_bound(x), x.ln(), ln_upper_bound(x));
+                assert!(lo <= ln && ln <= hi, "ln({x:e}) = {ln} not in [{lo}, {hi}]");
+                (below, above) = (below.max(ln - lo), above.max(hi - ln));
+            }
+        }
+        // As documented, and the grid reaches the widest gaps.
+        assert!(
+            (0.015..0.0152).contains(&below),
+            "lower bound {below} below ln"
+        );
+        assert!(
+            (0.0195..0.0197).contains(&above),
+            "upper bound {above} above ln"
+        );
+        for x in [0.0, -1.0, f64::MIN_POSITIVE / 2.0, f64::INFINITY, f64::NAN] {
+            assert_eq!(ln_lower_bound(x), f64::NEG_INFINITY, "{x}");
+            assert_eq!(ln_upper_bound(x), f64::INFINITY, "{x}");
+        }
+    }
+
+    #[test]
+    fn the_cheap_bound_never_passes_the_exact_crossing() {
+        // Pacemakers with drives from just above threshold to far above, potentials from
+        // reset to just below threshold, at epochs and times across several renormalisations.
+        let mut rng = <rand_xoshiro::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(7);
+        let (mut bounded, mut slack_ticks) = (0, 0i64);
+        for _ in 0..20_000 {
+            use rand::RngExt;
+            let bias = 20.0 + 10f64.powf(rng.random_range(-6.0..2.0));
+            let v0 = rng.random_range(0.0..20.0);
+            let mut n = LifDelta::new(params(), &[v0], &[bias], Tick::ZERO)
+                .unwrap()
+                .with_early_predictions(true);
+            let t = Tick(rng.random_range(0..2_000_000_000));
+            let mut touched = vec![];
+            n.receive(t, 0, &[0], &[rng.random_range(-5.0f32..0.0)], &mut touched);
+            let Crossing::At(exact) = n.predict(0) else {
+                panic!("a suprathreshold drive predicts a crossing")
+            };
+            if let Some(lower) = n.crossing_not_before(0) {
+                assert!(
+                    lower <= exact,
+                    "bound {lower:?} after the crossing {exact:?}"
+                );
+                bounded += 1;
+                slack_ticks = slack_ticks.max((exact - lower).0);
+            }
+        }
+        assert_eq!(bounded, 20_000);
+        // At most (0.0152 + 0.0197) tau_m (20 ms) early, plus the tick of margin and the
+        // rounding up; and the grid of drives reaches most of that.
+        assert!(slack_ticks <= 698_002, "bound {slack_ticks} ticks early");
+        assert!(
+            slack_ticks > 500_000,
+            "bound at most {slack_ticks} ticks early"
+        );
+        // Asked again when the bound comes due, the model gives the exact crossing; with
+        // early predictions off it gives that at once.
+        let exact_model = LifDelta::new(params(), &[0.0], &[30.0], Tick::ZERO).unwrap();
+        let mut n = exact_model.clone().with_early_predictions(true);
+        let Crossing::At(lower) = n.check_threshold(0, Tick::ZERO) else {
+            panic!()
+        };
+        let Crossing::At(exact) = n.predict(0) else {
+            panic!()
+        };
+        assert!(lower < exact, "the first answer is the bound");
+        assert_eq!(n.check_threshold(0, lower), Crossing::At(exact));
+        assert_eq!(n.check_threshold(0, exact), Crossing::Now);
+        assert_eq!(
+            exact_model.clone().check_threshold(0, Tick::ZERO),
+            Crossing::At(exact)
         );
     }
 }

@@ -34,7 +34,10 @@ pub use lif_exp::LifExp;
 pub enum Crossing {
     /// It is at or above threshold now: it fires at this tick.
     Now,
-    /// It will reach threshold at this tick (strictly later than now).
+    /// It does not reach threshold before this tick (strictly later than now), and the
+    /// engine asks again then ([`NeuronModel::check_threshold`]). A model gives the exact tick
+    /// of the crossing, or an earlier tick when that is much cheaper (`lif_delta` does, for a
+    /// bound without a logarithm): asked again at that tick, it answers `Now` or a later `At`.
     At(Tick),
     /// It will not reach threshold without further input.
     Never,
