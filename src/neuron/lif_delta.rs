@@ -205,7 +205,7 @@ impl LifDelta {
 /// `(e, d)` with `x = 2^e (1 + d)`, `0 <= d < 1`, for a positive normal finite `x`.
 #[inline]
 fn exponent_and_fraction(x: f64) -> Option<(f64, f64)> {
-    if !(x >= f64::MIN_POSITIVE && x < f64::INFINITY) {
+    if !(f64::MIN_POSITIVE..f64::INFINITY).contains(&x) {
         return None;
     }
     let bits = x.to_bits();
