@@ -62,6 +62,7 @@ pub mod network;
 pub mod neuron;
 pub mod parallel;
 pub mod plasticity;
+mod prefetch;
 pub mod record;
 #[cfg(feature = "reference")]
 pub mod reference;

@@ -370,6 +370,7 @@ impl Block {
             touched.sort_unstable();
         }
         touched.dedup();
+        self.crossings.prefetch(&touched);
         for &i in &touched {
             let c = match self.model.check_threshold(i, t) {
                 Crossing::Now => {

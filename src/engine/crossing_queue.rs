@@ -11,6 +11,7 @@
 //! 100k took 2.15x the CPU time of this heap (whole process, 300 ms simulated, median of 3
 //! pairs).
 
+use crate::prefetch::prefetch;
 use crate::time::Tick;
 
 /// Children per heap node. Four: half the depth of a binary heap, and the four children
@@ -71,6 +72,29 @@ impl CrossingQueue {
                 self.sift_up(p);
             } else {
                 self.sift_down(p);
+            }
+        }
+    }
+
+    /// Prefetches the entries of `neurons` (their positions, then their heap slots and those
+    /// of their children) before a
+    /// run of moves, so that the cache misses of the moves overlap: in a block of 65,536
+    /// neurons (SparseProp 1M) each move began with two misses, one after the other.
+    /// Queues of fewer than 8192 neurons stay in cache: there it would only cost instructions.
+    pub fn prefetch(&self, neurons: &[u32]) {
+        if self.pos.len() < 8192 {
+            return;
+        }
+        for &i in neurons {
+            prefetch(self.pos.as_ptr().wrapping_add(i as usize));
+        }
+        for &i in neurons {
+            if let Some(&p) = self.pos.get(i as usize).filter(|&&p| p != ABSENT) {
+                let p = p as usize;
+                prefetch(self.heap.as_ptr().wrapping_add(p));
+                // Its children (one or two cache lines), where a later crossing sifts down.
+                prefetch(self.heap.as_ptr().wrapping_add(ARITY * p + 1));
+                prefetch(self.heap.as_ptr().wrapping_add(ARITY * p + ARITY));
             }
         }
     }

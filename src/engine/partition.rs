@@ -160,6 +160,15 @@ impl Partition {
             }
         }
         self.due.sort_unstable();
+        // The window's inputs are all known now: ask for the state they will touch first,
+        // so that in large blocks their cache misses overlap (see `prefetch_inputs`).
+        for &b in &self.due {
+            let b = b as usize;
+            for s in &self.segments[b] {
+                let local = &table.local[s.start as usize..s.end as usize];
+                self.blocks[b].model.prefetch_inputs(local);
+            }
+        }
         for &b in &self.due {
             let b = b as usize;
             let block = &mut self.blocks[b];

@@ -9,6 +9,7 @@
 //! blocks give the same weights as one thread.
 
 use super::{Pairing, PlasticityRule, StdpParams};
+use crate::prefetch::prefetch;
 use crate::time::Tick;
 
 /// Move the epoch when a trace factor would exceed `e^RENORM_AT` (well inside f64's range
@@ -17,20 +18,6 @@ const RENORM_AT: f64 = 200.0;
 
 /// How many incoming synapses ahead [`PlasticIncoming::on_post`] prefetches weights.
 const PREFETCH_AHEAD: usize = 32;
-
-/// Asks the CPU to bring `p`'s cache line closer; never dereferences `p`.
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch never dereferences `p`
-        // (any address is allowed).
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 /// A trace's jump at a spike, in rescaled units (`one` is 1 at the spike's tick): by 1 under
 /// all-to-all pairing, to 1 under nearest-spike pairing.
