@@ -99,6 +99,18 @@ impl CrossingQueue {
         }
     }
 
+    /// Prefetches the heap positions of the `local` neurons: a window's inputs are known
+    /// before any is delivered, so their positions can be on their way before the threshold
+    /// phase asks ([`CrossingQueue::prefetch`]). Only in queues of 8192 neurons or more.
+    pub fn prefetch_positions(&self, local: &[u16]) {
+        if self.pos.len() < 8192 {
+            return;
+        }
+        for &i in local {
+            prefetch(self.pos.as_ptr().wrapping_add(i as usize));
+        }
+    }
+
     /// Removes neuron `i`'s crossing, if any.
     #[inline]
     pub fn remove(&mut self, i: u32) {

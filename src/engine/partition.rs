@@ -167,6 +167,7 @@ impl Partition {
             for s in &self.segments[b] {
                 let local = &table.local[s.start as usize..s.end as usize];
                 self.blocks[b].model.prefetch_inputs(local);
+                self.blocks[b].crossings.prefetch_positions(local);
             }
         }
         for &b in &self.due {
