@@ -11,7 +11,7 @@
 //! 100k took 2.15x the CPU time of this heap (whole process, 300 ms simulated, median of 3
 //! pairs).
 
-use crate::prefetch::prefetch;
+use crate::prefetch::{PREFETCH_MIN_NEURONS, prefetch};
 use crate::time::Tick;
 
 /// Children per heap node. Four: half the depth of a binary heap, and the four children
@@ -80,9 +80,8 @@ impl CrossingQueue {
     /// of their children) before a
     /// run of moves, so that the cache misses of the moves overlap: in a block of 65,536
     /// neurons (SparseProp 1M) each move began with two misses, one after the other.
-    /// Queues of fewer than 8192 neurons stay in cache: there it would only cost instructions.
     pub fn prefetch(&self, neurons: &[u32]) {
-        if self.pos.len() < 8192 {
+        if self.pos.len() < PREFETCH_MIN_NEURONS {
             return;
         }
         for &i in neurons {
@@ -101,9 +100,9 @@ impl CrossingQueue {
 
     /// Prefetches the heap positions of the `local` neurons: a window's inputs are known
     /// before any is delivered, so their positions can be on their way before the threshold
-    /// phase asks ([`CrossingQueue::prefetch`]). Only in queues of 8192 neurons or more.
+    /// phase asks ([`CrossingQueue::prefetch`]).
     pub fn prefetch_positions(&self, local: &[u16]) {
-        if self.pos.len() < 8192 {
+        if self.pos.len() < PREFETCH_MIN_NEURONS {
             return;
         }
         for &i in local {

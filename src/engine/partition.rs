@@ -163,11 +163,14 @@ impl Partition {
         // The window's inputs are all known now: ask for the state they will touch first,
         // so that in large blocks their cache misses overlap (see `prefetch_inputs`).
         for &b in &self.due {
-            let b = b as usize;
+            let (b, block) = (b as usize, &self.blocks[b as usize]);
+            if block.model.len() < crate::prefetch::PREFETCH_MIN_NEURONS {
+                continue;
+            }
             for s in &self.segments[b] {
                 let local = &table.local[s.start as usize..s.end as usize];
-                self.blocks[b].model.prefetch_inputs(local);
-                self.blocks[b].crossings.prefetch_positions(local);
+                block.model.prefetch_inputs(local);
+                block.crossings.prefetch_positions(local);
             }
         }
         for &b in &self.due {

@@ -18,15 +18,11 @@
 //! `t = epoch + tau_m ln(u / (v_th - v_inf))`, rounded up to the tick grid.
 
 use super::{Crossing, LifParams, NeuronModel, ParamError, Weights};
-use crate::prefetch::prefetch;
+use crate::prefetch::{PREFETCH_MIN_NEURONS, prefetch};
 use crate::time::Tick;
 
 /// Epoch length in membrane time constants: `F` stays below e^10 (plus the refractory period).
 const RENORM_TAUS: f64 = 10.0;
-
-/// The smallest block whose inputs [`LifDelta::prefetch_inputs`] prefetches: 8192 neurons
-/// hold 192 KiB of state, and a network of several such blocks no longer fits in L2.
-const PREFETCH_MIN_NEURONS: usize = 8192;
 
 /// Drive events whose factors [`LifDelta::receive_run`] computes at a time (a stack array).
 const RUN_CHUNK: usize = 32;
