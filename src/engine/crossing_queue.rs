@@ -88,13 +88,31 @@ impl CrossingQueue {
             prefetch(self.pos.as_ptr().wrapping_add(i as usize));
         }
         for &i in neurons {
-            if let Some(&p) = self.pos.get(i as usize).filter(|&&p| p != ABSENT) {
-                let p = p as usize;
-                prefetch(self.heap.as_ptr().wrapping_add(p));
-                // Its children (one or two cache lines), where a later crossing sifts down.
-                prefetch(self.heap.as_ptr().wrapping_add(ARITY * p + 1));
-                prefetch(self.heap.as_ptr().wrapping_add(ARITY * p + ARITY));
-            }
+            self.prefetch_slot(i as usize);
+        }
+    }
+
+    /// Prefetches the heap slots of the `local` neurons, whose positions were prefetched
+    /// earlier ([`CrossingQueue::prefetch_positions`]): the second step, for a whole window's
+    /// inputs at once, so that the slots are in cache by the threshold phase.
+    pub fn prefetch_slots(&self, local: &[u16]) {
+        if self.pos.len() < PREFETCH_MIN_NEURONS {
+            return;
+        }
+        for &i in local {
+            self.prefetch_slot(i as usize);
+        }
+    }
+
+    /// Prefetches neuron `i`'s heap slot and its children's (one or two cache lines), where
+    /// a later crossing sifts down; reads `i`'s position.
+    #[inline]
+    fn prefetch_slot(&self, i: usize) {
+        if let Some(&p) = self.pos.get(i).filter(|&&p| p != ABSENT) {
+            let p = p as usize;
+            prefetch(self.heap.as_ptr().wrapping_add(p));
+            prefetch(self.heap.as_ptr().wrapping_add(ARITY * p + 1));
+            prefetch(self.heap.as_ptr().wrapping_add(ARITY * p + ARITY));
         }
     }
 

@@ -173,6 +173,18 @@ impl Partition {
                 block.crossings.prefetch_positions(local);
             }
         }
+        // Second step, once the first positions have had time to arrive: their heap slots.
+        for &b in &self.due {
+            let (b, block) = (b as usize, &self.blocks[b as usize]);
+            if block.model.len() < crate::prefetch::PREFETCH_MIN_NEURONS {
+                continue;
+            }
+            for s in &self.segments[b] {
+                block
+                    .crossings
+                    .prefetch_slots(&table.local[s.start as usize..s.end as usize]);
+            }
+        }
         for &b in &self.due {
             let b = b as usize;
             let block = &mut self.blocks[b];
