@@ -95,6 +95,13 @@ impl<T: Copy> Lookup<T> for Same<T> {
     }
 }
 
+impl<T: Copy + PartialEq> Lookup<T> for &PerNeuron<T> {
+    #[inline(always)]
+    fn at(self, i: usize) -> T {
+        PerNeuron::at(self, i)
+    }
+}
+
 impl<T: Copy> Lookup<T> for &[T] {
     #[inline(always)]
     fn at(self, i: usize) -> T {
@@ -128,59 +135,67 @@ macro_rules! with_lookups {
     }};
 }
 
-/// Applies `w · f` to each input's `u` (see [`LifDelta::deliver`]).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn deliver_inputs(
-    u: &mut [f64],
-    ref_end: impl Lookup<Tick>,
-    v_inf: impl Lookup<f64>,
-    t: Tick,
-    f: f64,
+/// What an input needs besides `u`: the block's refractory ends and drives (as
+/// [`Lookup`]s) and the threshold.
+#[derive(Clone, Copy)]
+struct InputRule<R, V> {
+    ref_end: R,
+    v_inf: V,
     v_th: f64,
-    inputs: impl Iterator<Item = (usize, f32)>,
-    touched: &mut Vec<u32>,
-) {
-    for (i, w) in inputs {
+}
+
+impl<R: Lookup<Tick>, V: Lookup<f64>> InputRule<R, V> {
+    /// Adds `dw` (the weight times the factor `f` of tick `t`) to neuron `i`'s `u`, and says
+    /// whether the neuron must be checked at `t`.
+    #[inline(always)]
+    fn apply(self, u: &mut [f64], i: usize, t: Tick, dw: f64, f: f64) -> bool {
         // Inputs during refractoriness are discarded. Multiplied by 0 or 1, not skipped
         // by a branch: ~8% of the inputs hit a refractory neuron, at random, and each
         // mispredicted branch also stops the loads of the next inputs (this loop waits
         // on memory). Adding ±0.0 leaves `u` unchanged; the compiler turns an `if` back
         // into a branch.
-        let active = t >= ref_end.at(i);
-        u[i] += f64::from(w) * f * f64::from(u8::from(active));
-        let gap = v_th - v_inf.at(i);
+        let active = t >= self.ref_end.at(i);
+        u[i] += dw * f64::from(u8::from(active));
+        let gap = self.v_th - self.v_inf.at(i);
         // Below-threshold drive: only a neuron now above threshold can fire at t.
         // Suprathreshold drive: every input moves the predicted crossing.
-        if active & (gap <= 0.0 || u[i] >= gap * f) {
+        active & (gap <= 0.0 || u[i] >= gap * f)
+    }
+}
+
+/// Applies each input (local neuron, weight) at `t`, of factor `f` (see
+/// [`LifDelta::deliver`]).
+#[inline(always)]
+fn deliver_inputs(
+    u: &mut [f64],
+    rule: InputRule<impl Lookup<Tick>, impl Lookup<f64>>,
+    t: Tick,
+    f: f64,
+    inputs: impl Iterator<Item = (usize, f32)>,
+    touched: &mut Vec<u32>,
+) {
+    for (i, w) in inputs {
+        if rule.apply(u, i, t, f64::from(w) * f, f) {
             touched.push(i as u32);
         }
     }
 }
 
-/// One chunk of [`LifDelta::receive_run`]: drive events at `ticks` (a run of the
-/// caller's `all_ticks` starting at `start`) with factors `f`. Returns the index in
+/// One chunk of [`LifDelta::receive_run`]: drive events of weight `w` at `ticks` (a run of
+/// the caller's `all_ticks` starting at `start`) with factors `f`. Returns the index in
 /// `all_ticks` after the tick at which a neuron was touched, if one was.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn deliver_run_chunk(
     u: &mut [f64],
-    ref_end: impl Lookup<Tick>,
-    v_inf: impl Lookup<f64>,
+    rule: InputRule<impl Lookup<Tick>, impl Lookup<f64>>,
     (ticks, targets, f): (&[Tick], &[u32], &[f64]),
     w: f64,
-    v_th: f64,
     (all_ticks, start): (&[Tick], usize),
     touched: &mut Vec<u32>,
 ) -> Option<usize> {
     for (k, ((&t, &i), &f)) in ticks.iter().zip(targets).zip(f).enumerate() {
-        let i = i as usize;
-        // As in `receive`: no branch for refractoriness.
-        let active = t >= ref_end.at(i);
-        u[i] += w * f * f64::from(u8::from(active));
-        let gap = v_th - v_inf.at(i);
-        if active & (gap <= 0.0 || u[i] >= gap * f) {
-            touched.push(i as u32);
+        if rule.apply(u, i as usize, t, w * f, f) {
+            touched.push(i);
         }
         // Rare (a neuron reached threshold): finish the tick, then hand it back.
         if !touched.is_empty() && all_ticks.get(start + k + 1) != Some(&t) {
@@ -295,7 +310,12 @@ impl LifDelta {
         // Equal lengths let the compiler check each index once, not once per array.
         let u = &mut self.u[..];
         with_lookups!(self, u.len(), |ref_end, v_inf| {
-            deliver_inputs(u, ref_end, v_inf, t, f, v_th, inputs, touched)
+            let rule = InputRule {
+                ref_end,
+                v_inf,
+                v_th,
+            };
+            deliver_inputs(u, rule, t, f, inputs, touched)
         })
     }
 
@@ -456,14 +476,14 @@ impl NeuronModel for LifDelta {
     // Always inlined: it is the whole per-event work of the engine's drive lane.
     #[inline(always)]
     fn receive_one(&mut self, t: Tick, i: u32, w: f32, touched: &mut Vec<u32>) {
-        let i = i as usize;
         let f = self.factor(t);
-        // As in `receive`: no branch for refractoriness.
-        let active = t >= self.ref_end.at(i);
-        self.u[i] += f64::from(w) * f * f64::from(u8::from(active));
-        let gap = self.p.v_th_mv - self.v_inf.at(i);
-        if active & (gap <= 0.0 || self.u[i] >= gap * f) {
-            touched.push(i as u32);
+        let rule = InputRule {
+            ref_end: &self.ref_end,
+            v_inf: &self.v_inf,
+            v_th: self.p.v_th_mv,
+        };
+        if rule.apply(&mut self.u, i as usize, t, f64::from(w) * f, f) {
+            touched.push(i);
         }
     }
 
@@ -498,7 +518,12 @@ impl NeuronModel for LifDelta {
             let u = &mut self.u[..];
             let chunk = (ticks_c, targets_c, &f[..n]);
             let hit = with_lookups!(self, u.len(), |ref_end, v_inf| {
-                deliver_run_chunk(u, ref_end, v_inf, chunk, w, v_th, (ticks, done), touched)
+                let rule = InputRule {
+                    ref_end,
+                    v_inf,
+                    v_th,
+                };
+                deliver_run_chunk(u, rule, chunk, w, (ticks, done), touched)
             });
             if let Some(end) = hit {
                 return end;
