@@ -5,6 +5,7 @@ use super::crossing_queue::CrossingQueue;
 use crate::Spike;
 use crate::neuron::{Crossing, ModelBlock, NeuronModel, Weights};
 use crate::plasticity::state::PlasticIncoming;
+use crate::prefetch::PREFETCH_MIN_NEURONS;
 use crate::time::Tick;
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
@@ -355,6 +356,24 @@ impl Block {
                 self.touched.push(i);
             }
             self.threshold(t, emitted);
+        }
+    }
+
+    /// Prefetches what the inputs of `segs` will touch, in blocks of at least
+    /// [`PREFETCH_MIN_NEURONS`] neurons: the targets' state and crossing-queue positions, or,
+    /// with `slots`, their heap slots (which need the positions).
+    pub fn prefetch_inputs(&self, segs: &[Segment], local: &[u16], slots: bool) {
+        if self.model.len() < PREFETCH_MIN_NEURONS {
+            return;
+        }
+        for s in segs {
+            let local = &local[s.start as usize..s.end as usize];
+            if slots {
+                self.crossings.prefetch_slots(local);
+            } else {
+                self.model.prefetch_inputs(local);
+                self.crossings.prefetch_positions(local);
+            }
         }
     }
 

@@ -77,9 +77,9 @@ impl CrossingQueue {
     }
 
     /// Prefetches the entries of `neurons` (their positions, then their heap slots and those
-    /// of their children) before a
-    /// run of moves, so that the cache misses of the moves overlap: in a block of 65,536
-    /// neurons (SparseProp 1M) each move began with two misses, one after the other.
+    /// of their children) before a run of moves, so that the cache misses of the moves
+    /// overlap: in a block of 65,536 neurons (SparseProp 1M) each move began with two
+    /// misses, one after the other.
     pub fn prefetch(&self, neurons: &[u32]) {
         if self.pos.len() < PREFETCH_MIN_NEURONS {
             return;

@@ -71,7 +71,7 @@ pub const MAX_BLOCK_SIZE: u32 = 1 << 16;
 /// predictions ([`LifDelta::with_early_predictions`]). An early prediction costs one extra
 /// check when it comes due; in long windows that check shares its window with other events,
 /// but at SparseProp's 1 ns every check is a window of its own: there it gave 54% more
-/// windows and 15% more time, where benchmark 4 (1 ms) took 12% less.
+/// windows and 15% more time, where benchmark 4 (1 ms) took 7% less (benches/README.md).
 const EARLY_PREDICTIONS_MIN_WINDOW: Tick = Tick(100_000); // 0.1 ms
 
 /// Neurons per block in a network of `num_neurons`: about a sixteenth of the network, a power

@@ -160,29 +160,13 @@ impl Partition {
             }
         }
         self.due.sort_unstable();
-        // The window's inputs are all known now: ask for the state they will touch first,
-        // so that in large blocks their cache misses overlap (see `prefetch_inputs`).
-        for &b in &self.due {
-            let (b, block) = (b as usize, &self.blocks[b as usize]);
-            if block.model.len() < crate::prefetch::PREFETCH_MIN_NEURONS {
-                continue;
-            }
-            for s in &self.segments[b] {
-                let local = &table.local[s.start as usize..s.end as usize];
-                block.model.prefetch_inputs(local);
-                block.crossings.prefetch_positions(local);
-            }
-        }
-        // Second step, once the first positions have had time to arrive: their heap slots.
-        for &b in &self.due {
-            let (b, block) = (b as usize, &self.blocks[b as usize]);
-            if block.model.len() < crate::prefetch::PREFETCH_MIN_NEURONS {
-                continue;
-            }
-            for s in &self.segments[b] {
-                block
-                    .crossings
-                    .prefetch_slots(&table.local[s.start as usize..s.end as usize]);
+        // The window's inputs are all known now: ask for what they will touch first, so that
+        // in large blocks their cache misses overlap. The heap slots come in a second pass,
+        // once the first positions have had time to arrive.
+        for slots in [false, true] {
+            for &b in &self.due {
+                let b = b as usize;
+                self.blocks[b].prefetch_inputs(&self.segments[b], &table.local, slots);
             }
         }
         for &b in &self.due {
