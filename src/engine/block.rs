@@ -359,11 +359,18 @@ impl Block {
         }
     }
 
-    /// Prefetches what the inputs of `segs` will touch, in blocks of at least
-    /// [`PREFETCH_MIN_NEURONS`] neurons: the targets' state and crossing-queue positions, or,
-    /// with `slots`, their heap slots (which need the positions).
+    /// Whether this block prefetches what its inputs and threshold phase will touch: only
+    /// blocks of at least [`PREFETCH_MIN_NEURONS`] neurons, whose state misses the caches.
+    /// The one place that decides, for the model's state and the crossing queue alike.
+    pub fn prefetches(&self) -> bool {
+        self.model.len() >= PREFETCH_MIN_NEURONS
+    }
+
+    /// Prefetches what the inputs of `segs` will touch, if the block [prefetches](Self::prefetches):
+    /// the targets' state and crossing-queue positions, or, with `slots`, their heap slots
+    /// (which need the positions).
     pub fn prefetch_inputs(&self, segs: &[Segment], local: &[u16], slots: bool) {
-        if self.model.len() < PREFETCH_MIN_NEURONS {
+        if !self.prefetches() {
             return;
         }
         for s in segs {
@@ -389,7 +396,9 @@ impl Block {
             touched.sort_unstable();
         }
         touched.dedup();
-        self.crossings.prefetch(&touched);
+        if self.prefetches() {
+            self.crossings.prefetch(&touched);
+        }
         for &i in &touched {
             let c = match self.model.check_threshold(i, t) {
                 Crossing::Now => {

@@ -11,7 +11,7 @@
 //! 100k took 2.15x the CPU time of this heap (whole process, 300 ms simulated, median of 3
 //! pairs).
 
-use crate::prefetch::{PREFETCH_MIN_NEURONS, prefetch};
+use crate::prefetch::prefetch;
 use crate::time::Tick;
 
 /// Children per heap node. Four: half the depth of a binary heap, and the four children
@@ -79,11 +79,9 @@ impl CrossingQueue {
     /// Prefetches the entries of `neurons` (their positions, then their heap slots and those
     /// of their children) before a run of moves, so that the cache misses of the moves
     /// overlap: in a block of 65,536 neurons (SparseProp 1M) each move began with two
-    /// misses, one after the other.
+    /// misses, one after the other. The block decides when it is worth it
+    /// ([`super::block::Block::prefetches`]).
     pub fn prefetch(&self, neurons: &[u32]) {
-        if self.pos.len() < PREFETCH_MIN_NEURONS {
-            return;
-        }
         for &i in neurons {
             prefetch(self.pos.as_ptr().wrapping_add(i as usize));
         }
@@ -96,9 +94,6 @@ impl CrossingQueue {
     /// earlier ([`CrossingQueue::prefetch_positions`]): the second step, for a whole window's
     /// inputs at once, so that the slots are in cache by the threshold phase.
     pub fn prefetch_slots(&self, local: &[u16]) {
-        if self.pos.len() < PREFETCH_MIN_NEURONS {
-            return;
-        }
         for &i in local {
             self.prefetch_slot(i as usize);
         }
@@ -120,9 +115,6 @@ impl CrossingQueue {
     /// before any is delivered, so their positions can be on their way before the threshold
     /// phase asks ([`CrossingQueue::prefetch`]).
     pub fn prefetch_positions(&self, local: &[u16]) {
-        if self.pos.len() < PREFETCH_MIN_NEURONS {
-            return;
-        }
         for &i in local {
             prefetch(self.pos.as_ptr().wrapping_add(i as usize));
         }

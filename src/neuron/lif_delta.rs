@@ -18,7 +18,7 @@
 //! `t = epoch + tau_m ln(u / (v_th - v_inf))`, rounded up to the tick grid.
 
 use super::{Crossing, LifParams, NeuronModel, ParamError, Weights};
-use crate::prefetch::{PREFETCH_MIN_NEURONS, prefetch};
+use crate::prefetch::prefetch;
 use crate::time::Tick;
 
 /// Epoch length in membrane time constants: `F` stays below e^10 (plus the refractory period).
@@ -368,15 +368,11 @@ impl LifDelta {
         self
     }
 
-    /// Prefetches the state of the `local` neurons (`u`, `v_inf`, `ref_end`) in a block of at
-    /// least [`PREFETCH_MIN_NEURONS`]: a window's inputs are known before any is delivered, and
-    /// in the SparseProp network's blocks of 65,536 neurons (1.5 MB of state each) every
-    /// input was a cache miss of its own. Smaller blocks stay in cache: there it would only
-    /// cost instructions.
+    /// Prefetches the state of the `local` neurons (`u`, and `v_inf`, `ref_end` unless
+    /// shared): a window's inputs are known before any is delivered, and in the SparseProp
+    /// network's blocks of 65,536 neurons every input was a cache miss of its own. The
+    /// engine calls it only for blocks large enough to miss the caches.
     pub(crate) fn prefetch_inputs(&self, local: &[u16]) {
-        if self.u.len() < PREFETCH_MIN_NEURONS {
-            return;
-        }
         for &i in local {
             let i = i as usize;
             prefetch(self.u.as_ptr().wrapping_add(i));

@@ -327,8 +327,8 @@ macro_rules! dispatch {
 }
 
 impl ModelBlock {
-    /// Prefetches the state that inputs to the `local` neurons will touch, in blocks large
-    /// enough for that state to miss the caches (`lif_delta` only; other models ignore it).
+    /// Prefetches the state that inputs to the `local` neurons will touch (`lif_delta` only;
+    /// other models ignore it).
     #[inline]
     pub(crate) fn prefetch_inputs(&self, local: &[u16]) {
         if let ModelBlock::LifDelta(m) = self {
